@@ -1,0 +1,1 @@
+"""Thin Azure Functions adapters: triggers and bindings in, `shared/` calls, responses out."""

@@ -1,0 +1,81 @@
+"""Command line: `python -m shared extract FILE... [--json]`.
+
+Prints one JSON object per document (a ZIP gives one per member): the invoice
+fields flat at the top level plus `line_items`, `confidence`, `warnings`,
+`extractor`, `pages` and `document`. Exit codes: 0 all documents extracted,
+1 some documents failed (each reason on stderr), 2 an input was rejected whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shared.config import get_settings
+from shared.errors import DocumentRejected, InvoiceError
+from shared.pipeline import DocumentResult, process_bytes
+
+
+def _output(result: DocumentResult, source: Path) -> dict[str, Any]:
+    assert result.invoice is not None
+    data = result.invoice.to_output()
+    data["document"] = result.name if result.name != source.name else str(source)
+    return data
+
+
+def _extract(paths: Sequence[Path], compact: bool) -> int:
+    settings = get_settings()
+    exit_code = 0
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+            exit_code = 2
+            continue
+        try:
+            results = process_bytes(path.name, data, settings)
+        except DocumentRejected as exc:
+            print(f"{path}: rejected ({exc.code}): {exc.message}", file=sys.stderr)
+            exit_code = 2
+            continue
+        for result in results:
+            if result.invoice is None:
+                print(
+                    f"{path}: {result.name}: failed ({result.error_code}): {result.error_message}",
+                    file=sys.stderr,
+                )
+                exit_code = max(exit_code, 1)
+                continue
+            output = _output(result, path)
+            if compact:
+                print(json.dumps(output, ensure_ascii=False, separators=(",", ":")))
+            else:
+                print(json.dumps(output, ensure_ascii=False, indent=2))
+    return exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    extract = commands.add_parser("extract", help="extract invoices from files and print JSON")
+    extract.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    extract.add_argument(
+        "--json", action="store_true", help="one compact JSON object per line (JSON Lines)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "extract":
+            return _extract(args.files, compact=args.json)
+    except InvoiceError as exc:  # configuration errors and the like: one line, no traceback
+        print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Documents: sniffing, intake checks, ZIP expansion, parsing and OCR."""

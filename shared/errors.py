@@ -1,0 +1,49 @@
+"""One error hierarchy for the whole product.
+
+The HTTP layer maps these to problem+json in one place; the pipeline turns
+`DocumentRejected` into a failed-document record with its reason code.
+"""
+
+from __future__ import annotations
+
+
+class InvoiceError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    code: str = "invoice_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DocumentRejected(InvoiceError):
+    """Input that is not a processable document.
+
+    `code` is stable (clients and tests match on it); `message` is for humans.
+    """
+
+    code = "document_rejected"
+
+
+class ExtractionFailed(InvoiceError):
+    """A valid document from which no invoice could be extracted."""
+
+    code = "extraction_failed"
+
+
+class NotFound(InvoiceError):
+    code = "not_found"
+
+
+class Forbidden(InvoiceError):
+    code = "forbidden"
+
+
+class ConfigurationError(InvoiceError):
+    code = "configuration_error"

@@ -1,0 +1,1 @@
+"""Invoice extraction: the schema, the offline rules extractor, and validation."""

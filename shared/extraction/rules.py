@@ -1,0 +1,450 @@
+"""The offline rules extractor: labels, layout and checkable shapes; no network.
+
+How a field is found: a label from `labels.py` starts a segment; its value is the
+rest of that segment, the next segment to its right on the same row, or the
+segment below it. The value must parse as the field's kind (date, amount,
+identifier, text). Where no label exists, shapes that can be checked (IBAN
+checksum, VAT id patterns) and the page layout (vendor in the header, the
+largest text near the top) fill in. Each field gets a confidence from how it was
+found; validation adjusts it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from shared.documents.parse import ParsedDocument
+from shared.extraction.amounts import (
+    Money,
+    currency_from_text,
+    detect_decimal_separator,
+    find_amounts,
+)
+from shared.extraction.dates import find_dates, infer_day_first
+from shared.extraction.identifiers import find_bic, find_ibans, find_vat_ids, id_token
+from shared.extraction.labels import FIELD_LABELS, LANGUAGE_MARKERS, Label, match_label
+from shared.extraction.layout import Layout, Row, Segment, build_layout
+from shared.extraction.parties import customer_party, vendor_party
+from shared.extraction.schema import ExtractedInvoice
+from shared.extraction.tables import Table, extract_tables
+
+_MONEY_FIELDS = (
+    "subtotal", "total_discount", "total_tax", "invoice_total", "amount_due",
+    "previous_unpaid_balance",
+)  # fmt: skip
+_DATE_FIELDS = ("invoice_date", "due_date")
+_ID_FIELDS = ("invoice_id", "purchase_order", "customer_id")
+
+# How sure a value is, by where it was found relative to its label.
+_SAME_SEGMENT = 0.92
+_RIGHT = 0.9
+_BELOW = 0.85
+_UNLABELLED = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    label: Label
+    segment: Segment
+    tokens: int  # how many of the segment's tokens the label took
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    text: str
+    confidence: float
+    segment: Segment
+
+
+@dataclass(slots=True)
+class Context:
+    layout: Layout
+    language: str | None
+    decimal_separator: str | None
+    day_first: bool | None
+    table: Table | None
+    hits: list[Hit]
+
+
+class RulesExtractor:
+    """Extracts the canonical invoice fields from a parsed document."""
+
+    name = "rules"
+
+    def extract(self, document: ParsedDocument) -> ExtractedInvoice:
+        layout = build_layout(document)
+        text = document.text
+        decimal_separator = detect_decimal_separator(
+            word.text for row in layout.rows for word in row.words
+        )
+        language = detect_language(layout)
+        day_first = infer_day_first(_date_samples(text), language)
+        if day_first is None:
+            day_first = _default_day_first(language, text)
+        table = extract_tables(layout, decimal_separator)
+        hits = list(_label_hits(layout, table))
+        ctx = Context(layout, language, decimal_separator, day_first, table, hits)
+
+        values: dict[str, Any] = {}
+        confidence: dict[str, float] = {}
+
+        def put(name: str, value: Any, score: float) -> None:
+            if value is not None and value != "":
+                values[name] = value
+                confidence[name] = round(score, 2)
+
+        for name in _ID_FIELDS:
+            found = _identifier(ctx, name)
+            if found:
+                put(name, found[0], found[1])
+        if "invoice_id" not in values:
+            titled = _id_after_title(layout)
+            if titled:
+                put("invoice_id", titled, _UNLABELLED)
+        for name in _DATE_FIELDS:
+            date_found = _date(ctx, name)
+            if date_found:
+                put(name, date_found[0], date_found[1])
+        if "invoice_date" not in values:
+            fallback = _first_header_date(ctx, exclude=values.get("due_date"))
+            if fallback:
+                put("invoice_date", fallback, _UNLABELLED)
+        period = _service_period(ctx)
+        if period:
+            put("service_start_date", period[0], _RIGHT)
+            put("service_end_date", period[1], _RIGHT)
+
+        money: dict[str, tuple[Money, float]] = {}
+        for name in _MONEY_FIELDS:
+            amount = _money_field(ctx, name)
+            if amount:
+                money[name] = amount
+        _reconcile_tax(ctx, money)
+        for name, (amount, score) in money.items():
+            put(name, amount.value, score)
+
+        currency = _currency(ctx, money, text)
+        if currency:
+            put("currency", currency[0], currency[1])
+
+        payment_terms = _text_field(ctx, "payment_terms")
+        if payment_terms:
+            put("payment_terms", payment_terms[0], payment_terms[1])
+
+        ibans = find_ibans(text)
+        if ibans:
+            put("iban", ibans[0], 0.97)
+        swift = _swift(ctx)
+        if swift:
+            put("swift", swift[0], swift[1])
+
+        vendor = vendor_party(layout, hits)
+        customer = customer_party(layout, hits)
+        if vendor.name:
+            put("vendor_name", vendor.name, vendor.confidence)
+        if vendor.address:
+            put("vendor_address", vendor.address, vendor.confidence - 0.1)
+        if customer.name:
+            put("customer_name", customer.name, customer.confidence)
+        if customer.address:
+            put("customer_address", customer.address, customer.confidence - 0.1)
+        vendor_tax, customer_tax = _tax_ids(ctx)
+        if vendor_tax:
+            put("vendor_tax_id", vendor_tax[0], vendor_tax[1])
+        if customer_tax:
+            put("customer_tax_id", customer_tax[0], customer_tax[1])
+
+        items = table.items if table else []
+        return ExtractedInvoice(
+            **values,
+            line_items=items,
+            confidence=confidence,
+            extractor=self.name,
+            pages=len(document.pages),
+        )
+
+
+# --- context -------------------------------------------------------------------------------
+
+
+def detect_language(layout: Layout) -> str | None:
+    """The language whose labels and titles the document uses most."""
+    votes: Counter[str] = Counter()
+    for segment in layout.segments:
+        folded = segment.folded
+        for start in range(len(folded)):
+            for length in (3, 2, 1):
+                key = folded[start : start + length]
+                languages = LANGUAGE_MARKERS.get(key)
+                if languages and len(languages) < 6:
+                    for language in languages:
+                        votes[language] += 1.0 / len(languages) * length
+                    break
+    if not votes:
+        return None
+    return votes.most_common(1)[0][0]
+
+
+def _date_samples(text: str) -> list[str]:
+    return [found.text for found in find_dates(text)]
+
+
+def _default_day_first(language: str | None, text: str) -> bool:
+    """Without evidence, only US-style English documents are month-first."""
+    if language == "en" and ("$" in text or "USD" in text):
+        return False
+    return True
+
+
+def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
+    skip_rows = set()
+    if table is not None:
+        skip_rows = table.header_rows | table.item_rows
+    for row in layout.rows:
+        if row.index in skip_rows:
+            continue
+        for segment in row.segments:
+            folded = segment.folded
+            start = 0
+            # A segment may hold "Label: value Label: value" when the gap is small.
+            while start < len(folded):
+                hit = match_label(folded, start, FIELD_LABELS)
+                if hit is None:
+                    start += 1
+                    continue
+                label, length = hit
+                if start == 0 or _is_word_start(segment, start):
+                    yield Hit(label, segment, start + length) if start == 0 else Hit(
+                        label, _tail_segment(segment, start), length
+                    )
+                start += length
+
+
+def _is_word_start(segment: Segment, token_index: int) -> bool:
+    if token_index == 0:
+        return True
+    return segment.tokens[token_index].word != segment.tokens[token_index - 1].word
+
+
+def _tail_segment(segment: Segment, token_index: int) -> Segment:
+    """The part of a segment from the word holding `token_index` on."""
+    word = segment.tokens[token_index].word
+    tail = Segment(segment.page, segment.row, segment.words[word:])
+    tail.tokens = [
+        type(t)(t.text, t.word - word, t.end) for t in segment.tokens if t.word >= word
+    ]
+    return tail
+
+
+def _hits(ctx: Context, name: str) -> list[Hit]:
+    return [hit for hit in ctx.hits if hit.label.field == name]
+
+
+def _row(ctx: Context, segment: Segment) -> Row:
+    return ctx.layout.rows[segment.row]
+
+
+def _candidates(ctx: Context, hit: Hit) -> Iterator[Candidate]:
+    """Value texts near a label: same segment, then to the right, then below."""
+    segment = hit.segment
+    rest = segment.text_after_token(hit.tokens)
+    if rest:
+        yield Candidate(rest, _SAME_SEGMENT, segment)
+    row = _row(ctx, segment)
+    right = [s for s in row.segments if s.x0 > segment.x1 + 1]
+    if right:
+        right.sort(key=lambda s: s.x0)
+        if not _starts_with_label(right[0]):
+            yield Candidate(right[0].text, _RIGHT, right[0])
+    below = _segment_below(ctx, segment)
+    if below is not None and not _starts_with_label(below):
+        yield Candidate(below.text, _BELOW, below)
+
+
+def _starts_with_label(segment: Segment) -> bool:
+    return match_label(segment.folded, 0, FIELD_LABELS) is not None
+
+
+def _segment_below(ctx: Context, segment: Segment) -> Segment | None:
+    rows = ctx.layout.rows
+    height = segment.y1 - segment.y0
+    for row in rows[segment.row + 1 : segment.row + 4]:
+        if row.page != segment.page or row.y0 - segment.y1 > 2.5 * max(height, 6.0):
+            return None
+        for below in row.segments:
+            overlap = min(below.x1, segment.x1) - max(below.x0, segment.x0)
+            if overlap > 0 or abs(below.x0 - segment.x0) < 8:
+                return below
+    return None
+
+
+# --- fields --------------------------------------------------------------------------------
+
+
+def _identifier(ctx: Context, name: str) -> tuple[str, float] | None:
+    for hit in _hits(ctx, name):
+        for candidate in _candidates(ctx, hit):
+            token = id_token(candidate.text)
+            if token and not find_dates(candidate.text.split()[0] if candidate.text else ""):
+                return token, candidate.confidence
+    return None
+
+
+def _id_after_title(layout: Layout) -> str | None:
+    from shared.extraction.labels import TITLE_TOKENS
+
+    for row in layout.rows[:40]:
+        for segment in row.segments:
+            folded = segment.folded
+            for length in (3, 2, 1):
+                if folded[:length] in TITLE_TOKENS:
+                    rest = segment.text_after_token(length)
+                    token = id_token(rest)
+                    if token and not find_dates(rest):
+                        return token
+    return None
+
+
+def _date(ctx: Context, name: str) -> tuple[Any, float] | None:
+    for hit in _hits(ctx, name):
+        for candidate in _candidates(ctx, hit):
+            dates = find_dates(candidate.text, day_first=ctx.day_first, language=ctx.language)
+            if dates:
+                return dates[0].value, candidate.confidence
+    return None
+
+
+def _first_header_date(ctx: Context, exclude: Any) -> Any:
+    hit_rows = {h.segment.row for h in ctx.hits if h.label.field not in ("invoice_date",)}
+    first_page = [row for row in ctx.layout.rows if row.page == 1]
+    for row in first_page[: max(len(first_page) // 2, 1)]:
+        if row.index in hit_rows:
+            continue
+        for found in find_dates(row.text, day_first=ctx.day_first, language=ctx.language):
+            if found.value != exclude:
+                return found.value
+    return None
+
+
+def _service_period(ctx: Context) -> tuple[Any, Any] | None:
+    for hit in _hits(ctx, "service_period"):
+        for candidate in _candidates(ctx, hit):
+            dates = find_dates(candidate.text, day_first=ctx.day_first, language=ctx.language)
+            if len(dates) >= 2 and dates[0].value <= dates[1].value:
+                return dates[0].value, dates[1].value
+    return None
+
+
+def _money_field(ctx: Context, name: str) -> tuple[Money, float] | None:
+    """The last labelled amount of this kind: totals blocks end documents."""
+    found: tuple[Money, float] | None = None
+    for hit in _hits(ctx, name):
+        for candidate in _money_candidates(ctx, hit):
+            found = candidate
+            break
+    return found
+
+
+def _money_candidates(ctx: Context, hit: Hit) -> Iterator[tuple[Money, float]]:
+    segment = hit.segment
+    row = _row(ctx, segment)
+    # The value of a totals line is its right-most amount ("VAT 19 % of 100.00   19.00").
+    same_row = [segment.text_after_token(hit.tokens)] + [
+        s.text for s in row.segments if s.x0 > segment.x1 + 1
+    ]
+    amounts = find_amounts("   ".join(same_row), ctx.decimal_separator)
+    if amounts:
+        yield amounts[-1], _RIGHT
+        return
+    below = _segment_below(ctx, segment)
+    if below is not None:
+        amounts = find_amounts(below.text, ctx.decimal_separator)
+        if amounts:
+            yield amounts[-1], _BELOW
+
+
+def _reconcile_tax(ctx: Context, money: dict[str, tuple[Money, float]]) -> None:
+    """Several tax lines (one per rate) add up to the total tax."""
+    lines = [
+        amount
+        for hit in _hits(ctx, "total_tax")
+        for amount, _ in _money_candidates(ctx, hit)
+    ]
+    if len(lines) < 2:
+        return
+    subtotal = money.get("subtotal")
+    total = money.get("invoice_total")
+    discount = money.get("total_discount")
+    summed = sum((m.value for m in lines), Decimal(0))
+    last = lines[-1].value
+    if subtotal and total:
+        base = subtotal[0].value - (discount[0].value if discount else Decimal(0))
+        if base + last == total[0].value:
+            return  # the last line is already the total tax
+        if base + summed == total[0].value:
+            money["total_tax"] = (_with_value(lines[-1], summed), _RIGHT)
+            return
+    # Without totals to check against: distinct per-rate lines add up.
+    if len({m.value for m in lines}) == len(lines) and last != summed - last:
+        money["total_tax"] = (_with_value(lines[-1], summed), _BELOW)
+
+
+def _with_value(money: Money, value: Decimal) -> Money:
+    return Money(value=value, currency=money.currency, text=money.text, start=money.start, end=money.end)
+
+
+def _currency(
+    ctx: Context, money: dict[str, tuple[Money, float]], text: str
+) -> tuple[str, float] | None:
+    attached = Counter(m.currency for m, _ in money.values() if m.currency)
+    if attached:
+        return attached.most_common(1)[0][0], 0.95
+    found = currency_from_text(text)
+    if found:
+        return found, 0.8
+    return None
+
+
+def _text_field(ctx: Context, name: str) -> tuple[str, float] | None:
+    for hit in _hits(ctx, name):
+        for candidate in _candidates(ctx, hit):
+            value = candidate.text.strip(" :")
+            if len(value) >= 2:
+                return value, candidate.confidence
+    return None
+
+
+def _swift(ctx: Context) -> tuple[str, float] | None:
+    for hit in _hits(ctx, "swift"):
+        for candidate in _candidates(ctx, hit):
+            bic = find_bic(candidate.text.upper())
+            if bic:
+                return bic, candidate.confidence
+    return None
+
+
+def _tax_ids(ctx: Context) -> tuple[tuple[str, float] | None, tuple[str, float] | None]:
+    vendor: tuple[str, float] | None = None
+    customer: tuple[str, float] | None = None
+    for name in ("customer_tax_id", "vendor_tax_id"):
+        for hit in _hits(ctx, name):
+            for candidate in _candidates(ctx, hit):
+                ids = find_vat_ids(candidate.text)
+                if not ids:
+                    continue
+                if name == "customer_tax_id" and customer is None:
+                    customer = (ids[0], candidate.confidence)
+                elif name == "vendor_tax_id" and vendor is None:
+                    if customer is None or ids[0] != customer[0]:
+                        vendor = (ids[0], candidate.confidence)
+                break
+    if vendor is None:
+        for row in ctx.layout.rows:
+            for vat in find_vat_ids(row.text):
+                if customer is None or vat != customer[0]:
+                    return (vat, _UNLABELLED), customer
+    return vendor, customer

@@ -1,0 +1,285 @@
+"""Line items from tables, including tables continued across pages.
+
+A header row is a row whose words are mostly column labels (Description, Qty,
+Unit price, Amount, VAT %...). Below it, a row with a number under the amount
+column is an item; a row with only text right below an item continues that
+item's description; a totals or "carried forward" row ends the table on that
+page. On a following page the table resumes under a repeated header, or, when
+the header is not repeated, under the previous page's columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shared.documents.parse import Word
+from shared.extraction.amounts import find_amounts, find_percentages
+from shared.extraction.dates import find_dates
+from shared.extraction.labels import COLUMN_LABELS, FIELD_LABELS, match_label
+from shared.extraction.layout import Layout, Row
+from shared.extraction.schema import LineItem
+from shared.extraction.text import fold
+
+_NUMERIC = ("quantity", "unit_price", "amount", "tax_rate", "tax")
+_STOP_FIELDS = frozenset(
+    {"subtotal", "invoice_total", "total_tax", "amount_due", "total_discount", "carried_forward",
+     "previous_unpaid_balance", "payment_terms", "iban", "swift"}
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Column:
+    name: str
+    x0: float
+    x1: float
+
+    @property
+    def centre(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+@dataclass(slots=True)
+class Table:
+    columns: list[Column]
+    header_rows: set[int] = field(default_factory=set)
+    item_rows: set[int] = field(default_factory=set)
+    items: list[LineItem] = field(default_factory=list)
+
+
+def _row_tokens(row: Row) -> list[tuple[str, Word]]:
+    out: list[tuple[str, Word]] = []
+    for segment in row.segments:
+        for token in segment.tokens:
+            out.append((token.text, segment.words[token.word]))
+    return out
+
+
+def header_columns(row: Row) -> list[Column] | None:
+    """The columns of a table header row, or None when the row is not a header."""
+    toks = _row_tokens(row)
+    if len(toks) < 2:
+        return None
+    texts = tuple(t for t, _ in toks)
+    columns: list[Column] = []
+    matched = 0
+    i = 0
+    while i < len(texts):
+        hit = match_label(texts, i, COLUMN_LABELS)
+        if hit is None:
+            i += 1
+            continue
+        label, n = hit
+        words = [w for _, w in toks[i : i + n]]
+        x0, x1 = min(w.x0 for w in words), max(w.x1 for w in words)
+        if columns and columns[-1].name == label.field and x0 - columns[-1].x1 < row_height(row):
+            columns[-1].x1 = x1  # "Unit" + "Price" split across label entries
+        else:
+            columns.append(Column(label.field, x0, x1))
+        matched += n
+        i += n
+    names = {c.name for c in columns}
+    if len(columns) < 3 or matched < 0.7 * len(texts):
+        return None
+    if "description" not in names or not names & {"amount", "unit_price"}:
+        return None
+    return _resolve_duplicates(columns)
+
+
+def _resolve_duplicates(columns: list[Column]) -> list[Column]:
+    """Right-most "Total"/"Amount" is the line amount; an earlier one is a unit price or tax."""
+    seen: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        seen.setdefault(column.name, 0)
+        seen[column.name] += 1
+        if column.name == "amount" and seen["amount"] > 1:
+            # The earlier amount column is net or tax; keep the last as the line amount.
+            for earlier in columns[:index]:
+                if earlier.name == "amount":
+                    earlier.name = "net_amount"
+    return columns
+
+
+def row_height(row: Row) -> float:
+    return max(row.y1 - row.y0, 4.0)
+
+
+def _nearest_numeric(word: Word, columns: list[Column]) -> Column | None:
+    best: tuple[float, Column] | None = None
+    centre = (word.x0 + word.x1) / 2
+    for column in columns:
+        if column.name not in _NUMERIC and column.name != "net_amount":
+            continue
+        # Numbers are right-aligned, centred or left-aligned under their header.
+        distance = min(abs(word.x1 - column.x1), abs(centre - column.centre), abs(word.x0 - column.x0))
+        if word.x1 >= column.x0 - 2 and word.x0 <= column.x1 + 2:
+            distance = 0.0
+        if best is None or distance < best[0]:
+            best = (distance, column)
+    return best[1] if best else None
+
+
+def _text_column(word: Word, columns: list[Column]) -> str:
+    """Which text column a word falls in: the last column starting left of it."""
+    centre = (word.x0 + word.x1) / 2
+    chosen = "description"
+    for column in sorted(columns, key=lambda c: c.x0):
+        if column.x0 - 3 <= centre or column.x0 - 3 <= word.x0:
+            chosen = column.name
+    if chosen in _NUMERIC or chosen == "net_amount":
+        return "description"
+    return chosen
+
+
+def _money(text: str, decimal_separator: str | None) -> Decimal | None:
+    amounts = find_amounts(text, decimal_separator)
+    return amounts[-1].value if amounts else None
+
+
+def _quantity(text: str, decimal_separator: str | None) -> Decimal | None:
+    cleaned = text.strip()
+    for suffix in ("x", "X", "×"):
+        cleaned = cleaned.removesuffix(suffix).removeprefix(suffix)
+    if cleaned.replace(",", "").replace(".", "").isdigit():
+        sep = decimal_separator or "."
+        if sep == ",":
+            cleaned = cleaned.replace(".", "").replace(",", ".")
+        else:
+            cleaned = cleaned.replace(",", "")
+        try:
+            return Decimal(cleaned)
+        except ArithmeticError:
+            return None
+    return _money(text, decimal_separator)
+
+
+@dataclass(slots=True)
+class _Cells:
+    text: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, value: str) -> None:
+        self.text.setdefault(name, []).append(value)
+
+    def get(self, name: str) -> str:
+        return " ".join(self.text.get(name, []))
+
+
+def _cells(row: Row, columns: list[Column]) -> _Cells:
+    cells = _Cells()
+    numeric_names = {c.name for c in columns if c.name in _NUMERIC or c.name == "net_amount"}
+    first_numeric_x = min(
+        (c.x0 for c in columns if c.name in numeric_names), default=float("inf")
+    )
+    for word in row.words:
+        looks_numeric = any(ch.isdigit() for ch in word.text) and not any(
+            ch.isalpha() for ch in word.text.strip("%€$£xX").replace("CHF", "").replace("EUR", "")
+        )
+        if looks_numeric and word.x1 > first_numeric_x - 2:
+            column = _nearest_numeric(word, columns)
+            if column is not None:
+                cells.add(column.name, word.text)
+                continue
+        cells.add(_text_column(word, columns), word.text)
+    return cells
+
+
+def _is_stop_row(row: Row) -> bool:
+    if not row.segments:
+        return False
+    folded = row.segments[0].folded
+    hit = match_label(folded, 0, FIELD_LABELS)
+    return hit is not None and hit[0].field in _STOP_FIELDS
+
+
+def _item_from(cells: _Cells, decimal_separator: str | None) -> LineItem | None:
+    amount = _money(cells.get("amount"), decimal_separator)
+    unit_price = _money(cells.get("unit_price"), decimal_separator)
+    if amount is None:
+        net = _money(cells.get("net_amount"), decimal_separator)
+        amount = net
+    if amount is None:
+        return None
+    quantity = _quantity(cells.get("quantity"), decimal_separator) if "quantity" in cells.text else None
+    percentages = find_percentages(cells.get("tax_rate"))
+    tax_rate = percentages[0][0] if percentages else None
+    if tax_rate is None and cells.get("tax_rate"):
+        tax_rate = _quantity(cells.get("tax_rate").rstrip("%"), decimal_separator)
+    dates = find_dates(cells.get("date"))
+    description = cells.get("description").strip() or None
+    return LineItem(
+        description=description,
+        quantity=quantity,
+        unit=cells.get("unit").strip() or None,
+        unit_price=unit_price,
+        amount=amount,
+        tax_rate=tax_rate,
+        product_code=cells.get("product_code").strip() or None,
+        date=dates[0].value if dates else None,
+    )
+
+
+def _looks_like_item_row(cells: _Cells, decimal_separator: str | None) -> bool:
+    return bool(find_amounts(cells.get("amount") or cells.get("net_amount"), decimal_separator))
+
+
+def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | None:
+    """All line items of the document's item table, across pages."""
+    table: Table | None = None
+    columns: list[Column] | None = None
+    closed_on_page: int | None = None  # a totals row ended the table on this page
+    last_item_row: Row | None = None
+    pending: _Cells | None = None  # the item being built (its description may still wrap)
+    for row in layout.rows:
+        found = header_columns(row)
+        if found is not None:
+            columns = found
+            if table is None:
+                table = Table(columns=found)
+            table.header_rows.add(row.index)
+            closed_on_page = None
+            last_item_row = None
+            continue
+        if table is None or columns is None or row.page == closed_on_page:
+            continue
+        if _is_stop_row(row) or _is_carried_forward(row):
+            closed_on_page = row.page
+            last_item_row = None
+            continue
+        cells = _cells(row, columns)
+        if _looks_like_item_row(cells, decimal_separator):
+            _flush(table, pending, decimal_separator)
+            pending = cells
+            table.item_rows.add(row.index)
+            last_item_row = row
+            continue
+        if (
+            last_item_row is not None
+            and pending is not None
+            and row.page == last_item_row.page
+            and row.y0 - last_item_row.y1 < 1.2 * row_height(last_item_row)
+            and not find_amounts(row.text, decimal_separator)
+        ):
+            # A wrapped description: the text continues under the item's description.
+            for value in cells.text.get("description", []):
+                pending.add("description", value)
+            table.item_rows.add(row.index)
+            last_item_row = row
+    if table is not None:
+        _flush(table, pending, decimal_separator)
+    return table
+
+
+def _is_carried_forward(row: Row) -> bool:
+    folded = fold(row.text).split()
+    for start in range(min(len(folded), 3)):
+        hit = match_label(tuple(folded), start, FIELD_LABELS)
+        if hit is not None and hit[0].field == "carried_forward":
+            return True
+    return False
+
+
+def _flush(table: Table, cells: _Cells | None, decimal_separator: str | None) -> None:
+    if cells is not None and (item := _item_from(cells, decimal_separator)) is not None:
+        table.items.append(item)
+
+

@@ -1,0 +1,108 @@
+"""The document pipeline: bytes in, one result per document out.
+
+Steps, each a plain function that can be tested alone:
+intake (sniff, limits, ZIP expansion) -> parse (text layer or OCR) -> extract
+(rules) -> validate. A rejected or failing document becomes a `DocumentResult`
+with a reason code; it never stops the other documents of a batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared.config import Settings
+from shared.documents.intake import IncomingDocument, RejectedMember, intake
+from shared.documents.parse import ParsedDocument, parse_document
+from shared.errors import DocumentRejected, ExtractionFailed
+from shared.extraction.rules import RulesExtractor
+from shared.extraction.schema import ExtractedInvoice
+from shared.extraction.validation import validate
+from shared.progress import NullReporter, ProgressEvent, ProgressReporter
+
+
+class Extractor(Protocol):
+    name: str
+
+    def extract(self, document: ParsedDocument) -> ExtractedInvoice: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentResult:
+    name: str
+    sha256: str | None = None
+    media_type: str | None = None
+    invoice: ExtractedInvoice | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.invoice is not None
+
+
+def make_extractor(settings: Settings) -> Extractor:
+    # Only the rules extractor exists so far; settings validation refuses other names.
+    return RulesExtractor()
+
+
+def extract_document(
+    document: IncomingDocument, settings: Settings, extractor: Extractor
+) -> DocumentResult:
+    """Parse, extract and validate one document that passed intake."""
+    timings: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        parsed = parse_document(document.data, document.media_type, settings.ocr)
+        timings["parse"] = time.perf_counter() - started
+        started = time.perf_counter()
+        invoice = extractor.extract(parsed)
+        invoice = validate(invoice, parsed.text)
+        timings["extract"] = time.perf_counter() - started
+    except ExtractionFailed as exc:
+        return DocumentResult(
+            document.name,
+            document.sha256,
+            document.media_type.value,
+            error_code=exc.code,
+            error_message=exc.message,
+            timings=timings,
+        )
+    return DocumentResult(
+        document.name, document.sha256, document.media_type.value, invoice, timings=timings
+    )
+
+
+def process_bytes(
+    name: str,
+    data: bytes,
+    settings: Settings,
+    *,
+    extractor: Extractor | None = None,
+    reporter: ProgressReporter | None = None,
+) -> list[DocumentResult]:
+    """Run the whole pipeline over one upload (a document or a ZIP batch).
+
+    Raises DocumentRejected when the upload as a whole is unusable; a bad member
+    of a ZIP comes back as a failed `DocumentResult` instead.
+    """
+    reporter = reporter or NullReporter()
+    extractor = extractor or make_extractor(settings)
+    entries = intake(name, data, settings.intake)
+    total = len(entries)
+    results: list[DocumentResult] = []
+    for processed, entry in enumerate(entries, start=1):
+        if isinstance(entry, RejectedMember):
+            result = DocumentResult(entry.name, error_code=entry.code, error_message=entry.message)
+        else:
+            reporter.report(ProgressEvent("parse", entry.name, processed - 1, total))
+            result = extract_document(entry, settings, extractor)
+        stage = "completed" if result.ok else "failed"
+        reporter.report(ProgressEvent(stage, result.name, processed, total, result.error_code))
+        results.append(result)
+    return results
+
+
+__all__ = ["DocumentRejected", "DocumentResult", "extract_document", "process_bytes"]

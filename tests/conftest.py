@@ -1,0 +1,14 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import azure.functions as func
+import pytest
+
+
+@pytest.fixture(scope="session")
+def functions() -> dict[str, func.FunctionBuilder]:
+    """The app's functions by name (the SDK lists them once per process, so cache it)."""
+    import function_app
+
+    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}

@@ -1,0 +1,30 @@
+"""The Function App composes its blueprints; liveness answers without dependencies."""
+
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+
+
+def test_function_app_registers_health_as_anonymous_get_route(
+    functions: dict[str, func.FunctionBuilder],
+) -> None:
+    health = functions["health"]
+    trigger = health.get_trigger()
+    assert trigger.type == "httpTrigger"
+    binding = trigger.get_dict_repr()
+    assert binding["route"] == "health"
+    assert [str(m.value) if hasattr(m, "value") else m for m in binding["methods"]] == ["GET"]
+    assert binding["authLevel"] == "ANONYMOUS"
+
+
+def test_health_returns_ok_json_without_touching_dependencies(
+    functions: dict[str, func.FunctionBuilder],
+) -> None:
+    handler = functions["health"].get_user_function()
+    request = func.HttpRequest(method="GET", url="/api/health", body=b"")
+    response = handler(request)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert json.loads(response.get_body())["status"] == "ok"
