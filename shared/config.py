@@ -22,6 +22,8 @@ class IntakeLimits:
     max_pages: int = 200
     max_zip_members: int = 500
     max_zip_expanded_bytes: int = 500 * 1024 * 1024
+    # MuPDF allocates whatever an image header claims; a 109-byte PNG can ask for 900 MB.
+    max_image_pixels: int = 180_000_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_zip_expanded_bytes=_int(
             env, "INTAKE_MAX_ZIP_EXPANDED_BYTES", defaults.max_zip_expanded_bytes
         ),
+        max_image_pixels=_int(env, "INTAKE_MAX_IMAGE_PIXELS", defaults.max_image_pixels),
     )
     ocr_defaults = OcrSettings()
     ocr = OcrSettings(

@@ -8,6 +8,9 @@ must be cheap and safe on hostile input.
 
 from __future__ import annotations
 
+import io
+import struct
+import zipfile
 from enum import StrEnum
 
 __all__ = ["MediaType", "describe", "is_office_document", "looks_like_archive", "sniff"]
@@ -58,6 +61,22 @@ _ARCHIVE_MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"070702", "a cpio archive"),
 )
 _ISO9660_OFFSETS = (0x8001, 0x8801, 0x9001)
+# A real office file has at most a few thousand parts.
+_OFFICE_MAX_ENTRIES = 10_000
+# What zipfile raises on malformed archives; RuntimeError covers NotImplementedError
+# ("zip file version 25.5") and encrypted entries.
+_ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    RuntimeError,
+    OverflowError,
+    IndexError,
+    KeyError,
+)
 
 # Other formats people upload by mistake; only used to word the rejection message.
 _OTHER_MAGICS: tuple[tuple[bytes, str], ...] = (
@@ -70,6 +89,10 @@ _OTHER_MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"MZ", "a Windows program"),
     (b"\x7fELF", "a Linux program"),
 )
+
+# Formats that may embed a PDF near their start (an e-mail with an attachment)
+# but are not PDFs themselves.
+_NOT_PDF_MAGICS = _BIGTIFF_MAGICS + tuple(magic for magic, _ in _OTHER_MAGICS)
 
 
 def sniff(data: bytes) -> MediaType | None:
@@ -89,7 +112,7 @@ def sniff(data: bytes) -> MediaType | None:
         return MediaType.TIFF
     if head.startswith(_ZIP_MAGICS):
         return MediaType.ZIP
-    if head.startswith(_BIGTIFF_MAGICS) or _archive_name(data) is not None:
+    if head.startswith(_NOT_PDF_MAGICS) or _archive_name(data) is not None:
         return None
     if data.find(_PDF_MAGIC, 0, _PDF_SEARCH_WINDOW) >= 0:
         return MediaType.PDF
@@ -106,17 +129,21 @@ def looks_like_archive(data: bytes) -> bool:
 
 
 def is_office_document(data: bytes) -> bool:
-    """True for ZIP-based office files (DOCX/XLSX/PPTX, OpenDocument, EPUB).
+    """True for ZIP-based single documents: DOCX/XLSX/PPTX, OpenDocument, EPUB.
 
-    They share the ZIP magic but are single documents, not batches; telling them
-    apart lets intake reject them as an unsupported type instead of expanding them.
-    The markers are stored uncompressed in ZIP headers, so a substring test is enough.
+    They share the ZIP magic but are one document, not a batch; telling them apart
+    lets intake reject them as an unsupported type instead of expanding them. Only
+    the central directory is read (no member is decompressed), and archives with an
+    implausible number of entries are not examined.
     """
-    if not data.startswith(b"PK\x03\x04"):
+    if not data.startswith(b"PK\x03\x04") or data.count(b"PK\x01\x02") > _OFFICE_MAX_ENTRIES:
         return False
-    if data[30:38] == b"mimetype":  # ODF and EPUB: first, stored member
-        return True
-    return b"[Content_Types].xml" in data
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except _ZIP_ERRORS:
+        return False
+    return "[Content_Types].xml" in names or names[:1] == ["mimetype"]
 
 
 def describe(data: bytes) -> str:
