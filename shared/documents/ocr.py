@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pymupdf
-
 from shared.config import OcrSettings
 
 TESSDATA_DIR = Path(__file__).resolve().parent / "tessdata"

@@ -241,7 +241,7 @@ _VOCABULARY: dict[str, dict[str, tuple[str, ...]]] = {
         "it": ("Periodo di riferimento", "Periodo", "Periodo di fatturazione"),
     },
     "carried_forward": {
-        "en": ("Carried forward", "Brought forward", "Carried over", "Subtotal carried forward",
+        "en": ("Carried forward", "Brought forward", "C/F", "B/F", "c/fwd", "b/fwd", "Carried over", "Subtotal carried forward",
                "Continued", "Balance carried forward"),
         "de": ("Übertrag", "Zwischensumme Übertrag", "Übertrag von Seite", "Seitenübertrag"),
         "fr": ("Report", "À reporter", "Reporté", "Report de la page"),
@@ -294,7 +294,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
                "Gesamtpreis", "Summe", "Gesamt netto", "Nettobetrag", "Montant", "Montant HT", "Total HT",
                "Bedrag", "Totaal", "Importe", "Total", "Importo", "Totale", "Ext Price", "Extended",
                "Net", "Netto", "Subtotal", "Line Amount", "Amount (net)", "Prix total", "Valor",
-               "Gesamtbetrag"),
+               "Gesamtbetrag", "GP", "G-Preis", "Ges.-Preis", "Ges-Preis", "Gesamtpr"),
     "tax_rate": ("VAT", "VAT %", "VAT Rate", "Tax", "Tax %", "Tax Rate", "MwSt", "MwSt %", "MwSt.-Satz",
                  "USt", "USt %", "Steuersatz", "TVA", "TVA %", "Taux TVA", "BTW", "BTW %", "BTW-tarief",
                  "IVA", "IVA %", "% IVA", "Aliquota", "Aliq. IVA", "Aliquota IVA", "Tipo IVA", "Tarief"),

@@ -104,11 +104,15 @@ def row_height(row: Row) -> float:
     return max(row.y1 - row.y0, 4.0)
 
 
+def _is_numeric_column(column: Column) -> bool:
+    return column.name in _NUMERIC or column.name == "net_amount"
+
+
 def _nearest_numeric(word: Word, columns: list[Column]) -> Column | None:
     best: tuple[float, Column] | None = None
     centre = (word.x0 + word.x1) / 2
     for column in columns:
-        if column.name not in _NUMERIC and column.name != "net_amount":
+        if not _is_numeric_column(column):
             continue
         # Numbers are right-aligned, centred or left-aligned under their header.
         distance = min(abs(word.x1 - column.x1), abs(centre - column.centre), abs(word.x0 - column.x0))
@@ -120,15 +124,36 @@ def _nearest_numeric(word: Word, columns: list[Column]) -> Column | None:
 
 
 def _text_column(word: Word, columns: list[Column]) -> str:
-    """Which text column a word falls in: the last column starting left of it."""
-    centre = (word.x0 + word.x1) / 2
-    chosen = "description"
-    for column in sorted(columns, key=lambda c: c.x0):
-        if column.x0 - 3 <= centre or column.x0 - 3 <= word.x0:
-            chosen = column.name
-    if chosen in _NUMERIC or chosen == "net_amount":
+    """The text column a word belongs to: the last text column starting left of it."""
+    text_columns = sorted((c for c in columns if not _is_numeric_column(c)), key=lambda c: c.x0)
+    if not text_columns:
         return "description"
+    chosen = text_columns[0].name
+    for column in text_columns:
+        if column.x0 - 3 <= word.x0:
+            chosen = column.name
     return chosen
+
+
+_VALUE_WORDS = frozenset({"%", "€", "$", "£", "x", "X", "×", "-", "EUR", "USD", "GBP", "CHF"})
+
+
+def _is_value_word(text: str) -> bool:
+    """Digits with separators, signs, currency or percent: a cell value, not prose."""
+    stripped = text.strip("()%€$£xX×-−+")
+    for code in ("EUR", "USD", "GBP", "CHF"):
+        stripped = stripped.replace(code, "")
+    if text in _VALUE_WORDS:
+        return True
+    return bool(stripped) and any(ch.isdigit() for ch in stripped) and not any(
+        ch.isalpha() for ch in stripped
+    )
+
+
+def _inside_numeric_column(word: Word, columns: list[Column]) -> bool:
+    return any(
+        _is_numeric_column(c) and word.x1 >= c.x0 - 2 and word.x0 <= c.x1 + 2 for c in columns
+    )
 
 
 def _money(text: str, decimal_separator: str | None) -> Decimal | None:
@@ -165,30 +190,43 @@ class _Cells:
 
 
 def _cells(row: Row, columns: list[Column]) -> _Cells:
+    """Assign a row's words to columns.
+
+    Prose (a description with "Cat 6, 1 m" in it) stays whole in its text column;
+    only value words standing apart, or trailing a text run into a numeric column,
+    are numbers of numeric columns.
+    """
     cells = _Cells()
-    numeric_names = {c.name for c in columns if c.name in _NUMERIC or c.name == "net_amount"}
-    first_numeric_x = min(
-        (c.x0 for c in columns if c.name in numeric_names), default=float("inf")
-    )
-    for word in row.words:
-        looks_numeric = any(ch.isdigit() for ch in word.text) and not any(
-            ch.isalpha() for ch in word.text.strip("%€$£xX").replace("CHF", "").replace("EUR", "")
-        )
-        if looks_numeric and word.x1 > first_numeric_x - 2:
-            column = _nearest_numeric(word, columns)
+    for segment in row.segments:
+        words = segment.words
+        cell_value = [_is_value_word(w.text) for w in words]
+        if not all(cell_value):
+            # Only the leading and trailing runs of values that stand in numeric columns
+            # are cells; numbers in the middle belong to the text.
+            inside = [v and _inside_numeric_column(w, columns) for v, w in zip(cell_value, words, strict=True)]
+            lead = 0
+            while lead < len(words) and inside[lead]:
+                lead += 1
+            trail = len(words)
+            while trail > lead and inside[trail - 1]:
+                trail -= 1
+            cell_value = [i < lead or i >= trail for i in range(len(words))]
+        for word, is_value in zip(words, cell_value, strict=True):
+            column = _nearest_numeric(word, columns) if is_value else None
             if column is not None:
                 cells.add(column.name, word.text)
-                continue
-        cells.add(_text_column(word, columns), word.text)
+            elif not (is_value and word.text in _VALUE_WORDS):
+                cells.add(_text_column(word, columns), word.text)
     return cells
 
 
 def _is_stop_row(row: Row) -> bool:
-    if not row.segments:
-        return False
-    folded = row.segments[0].folded
-    hit = match_label(folded, 0, FIELD_LABELS)
-    return hit is not None and hit[0].field in _STOP_FIELDS
+    """A totals row (or a tax summary header) ends the items on this page."""
+    for segment in row.segments:
+        hit = match_label(segment.folded, 0, FIELD_LABELS)
+        if hit is not None and hit[0].field in _STOP_FIELDS:
+            return True
+    return False
 
 
 def _item_from(cells: _Cells, decimal_separator: str | None) -> LineItem | None:
@@ -241,7 +279,12 @@ def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | Non
             continue
         if table is None or columns is None or row.page == closed_on_page:
             continue
-        if _is_stop_row(row) or _is_carried_forward(row):
+        if _is_carried_forward(row):
+            # "Carried forward" / "Brought forward": a running total, not an item,
+            # and the table goes on after it.
+            last_item_row = None
+            continue
+        if _is_stop_row(row):
             closed_on_page = row.page
             last_item_row = None
             continue
