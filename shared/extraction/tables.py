@@ -56,30 +56,47 @@ def _row_tokens(row: Row) -> list[tuple[str, Word]]:
 
 
 def header_columns(row: Row) -> list[Column] | None:
-    """The columns of a table header row, or None when the row is not a header."""
+    """The columns of a table header row, or None when the row is not a header.
+
+    Words of one header cell stand a word-space apart ("Prix unit. HT"); cells stand
+    further apart. A label right after another label or an unknown word at word
+    distance is part of the same cell, so "Prix unit. HT" stays one unit-price column.
+    """
     toks = _row_tokens(row)
     if len(toks) < 2:
         return None
     texts = tuple(t for t, _ in toks)
+    word_space = 0.45 * row_height(row)
     columns: list[Column] = []
-    matched = 0
+    loose: list[Word] = []  # unknown words waiting to see which cell they belong to
+    unknown = 0
     i = 0
     while i < len(texts):
+        word = toks[i][1]
         hit = match_label(texts, i, COLUMN_LABELS)
         if hit is None:
+            if columns and 0 <= word.x0 - columns[-1].x1 <= word_space and not loose:
+                columns[-1].x1 = max(columns[-1].x1, word.x1)
+            else:
+                loose.append(word)
             i += 1
             continue
         label, n = hit
         words = [w for _, w in toks[i : i + n]]
         x0, x1 = min(w.x0 for w in words), max(w.x1 for w in words)
-        if columns and columns[-1].name == label.field and x0 - columns[-1].x1 < row_height(row):
-            columns[-1].x1 = x1  # "Unit" + "Price" split across label entries
+        if loose and 0 <= x0 - loose[-1].x1 <= word_space:
+            x0 = min(w.x0 for w in loose)  # "Taux TVA": the cell starts at "Taux"
+            loose = []
+        unknown += len(loose)
+        loose = []
+        if columns and 0 <= x0 - columns[-1].x1 <= word_space:
+            columns[-1].x1 = x1
         else:
             columns.append(Column(label.field, x0, x1))
-        matched += n
         i += n
+    unknown += len(loose)
     names = {c.name for c in columns}
-    if len(columns) < 3 or matched < 0.7 * len(texts):
+    if len(columns) < 3 or unknown > 0.4 * len(texts):
         return None
     if "description" not in names or not names & {"amount", "unit_price"}:
         return None
@@ -129,6 +146,8 @@ def _text_column(word: Word, columns: list[Column]) -> str:
     if not text_columns:
         return "description"
     chosen = text_columns[0].name
+    if word.x1 < text_columns[0].x0 - 3:
+        return "position"  # left of every header: a row number under an unlabelled "#"
     for column in text_columns:
         if column.x0 - 3 <= word.x0:
             chosen = column.name
@@ -147,6 +166,15 @@ def _is_value_word(text: str) -> bool:
         return True
     return bool(stripped) and any(ch.isdigit() for ch in stripped) and not any(
         ch.isalpha() for ch in stripped
+    )
+
+
+def _under_text_header(word: Word, columns: list[Column]) -> bool:
+    """A number right under a position or code header ("Nr.", "#") is no quantity."""
+    return any(
+        not _is_numeric_column(c) and c.name != "description" and word.x0 >= c.x0 - 3
+        and word.x1 <= c.x1 + 3
+        for c in columns
     )
 
 
@@ -212,7 +240,9 @@ def _cells(row: Row, columns: list[Column]) -> _Cells:
                 trail -= 1
             cell_value = [i < lead or i >= trail for i in range(len(words))]
         for word, is_value in zip(words, cell_value, strict=True):
-            column = _nearest_numeric(word, columns) if is_value else None
+            column = None
+            if is_value and not _under_text_header(word, columns):
+                column = _nearest_numeric(word, columns)
             if column is not None:
                 cells.add(column.name, word.text)
             elif not (is_value and word.text in _VALUE_WORDS):
