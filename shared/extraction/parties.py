@@ -1,21 +1,25 @@
 """Vendor and customer: names and addresses from the page layout.
 
-The customer is introduced by a label ("Bill to", "Rechnungsadresse", "Facturé à").
-The vendor is who the document comes from: a "From"/"Supplier" block when there
-is one, otherwise the most prominent name in the header of the first page (big
-type, a company suffix), and its address is the block right under that name.
+The customer is introduced by a label ("Bill to", "Rechnungsadresse", "Facturé à"),
+or, on letters without one, is the address block in the envelope window of the
+first page. The vendor is who the document comes from, found by evidence: an
+account-holder line, a name repeated in the footer or on the sender line
+("ACME GmbH · Street 1 · 12345 City"), a "From"/"Supplier" label, big type with a
+company suffix at the top of the first page. Its address is the block (or the
+dotted line) that follows the name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 from typing import Protocol
 
 from shared.extraction.amounts import find_amounts
 from shared.extraction.dates import find_dates
+from shared.extraction.identifiers import find_ibans, find_vat_ids
 from shared.extraction.labels import FIELD_LABELS, TITLE_TOKENS, match_label
 from shared.extraction.layout import Layout, Segment
 from shared.extraction.text import fold
@@ -23,16 +27,30 @@ from shared.extraction.text import fold
 _COMPANY_SUFFIXES = frozenset(
     fold(s)
     for s in (
-        "GmbH", "AG", "KG", "UG", "e.K.", "OHG", "mbH", "GmbH & Co. KG", "Ltd", "Ltd.", "Limited", "LLC",
-        "Inc", "Inc.", "Corp", "Corporation", "PLC", "LLP", "Co", "SA", "S.A.", "SAS", "S.A.S.", "SARL",
-        "S.A.R.L.", "EURL", "SNC", "BV", "B.V.", "NV", "N.V.", "VOF", "SL", "S.L.", "SLU", "S.L.U.",
-        "S.r.l.", "Srl", "S.p.A.", "SpA", "S.n.c.", "S.a.s.", "Sagl", "Oy", "AB", "A/S", "ApS",
+        "GmbH", "AG", "KG", "UG", "e.K.", "OHG", "mbH", "Ltd", "Limited", "LLC", "Inc", "Corp",
+        "Corporation", "PLC", "LLP", "SA", "S.A.", "SAS", "S.A.S.", "SARL", "S.A.R.L.", "EURL",
+        "SNC", "BV", "B.V.", "NV", "N.V.", "VOF", "SL", "S.L.", "SLU", "S.L.U.", "S.r.l.", "Srl",
+        "S.p.A.", "SpA", "S.n.c.", "S.a.s.", "Sagl", "Oy", "AB", "A/S", "ApS", "SRL", "SC",
+        "S.C.", "Cooperativa", "CommV", "GbR", "eG", "e.V.",
     )
 )  # fmt: skip
+_COMPANY_SUFFIX_PHRASES = tuple(f" {s} " for s in _COMPANY_SUFFIXES if " " in s)
 _CONTACT = re.compile(
-    r"(@|www\.|https?://|\b(tel|phone|fax|telefon|telefono|telefoon|tél|email|e-mail|mail)\b)",
+    r"(@|www\.|https?://|\b(tel|tél|tlf|phone|fax|fon|telefon|telefono|teléfono|telefoon|email|"
+    r"e-mail|mail|pec|mobile|mob|handy)\b)",
     re.IGNORECASE,
 )
+# Lines that say who to address, not where: dropped from addresses.
+_ATTENTION = re.compile(
+    r"^\s*(attn|attention|fao|z\.?\s?h(d)?\.?|zu handen|a l'attention|à l'attention|t\.?a\.?v\.?|"
+    r"a la atenci[oó]n|att\.?|alla c\.?a\.?|c\.a\.|ter attentie)\b",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(
+    r"(\b\d{4,5}\b\s+\w|\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b|\b[A-Z]\d{2}\s?[A-Z\d]{4}\b|"
+    r"\b\d{4}\s?[A-Z]{2}\b|\b[A-Z]{2}-?\d{4,5}\b)"
+)
+_SEPARATORS = re.compile(r"\s*[·•|]\s*|\s{3,}")
 
 
 class _HitLike(Protocol):
@@ -56,10 +74,14 @@ class Party:
 def has_company_suffix(text: str) -> bool:
     folded = fold(text)
     words = folded.split()
-    joined = " " + folded + " "
-    return any(word in _COMPANY_SUFFIXES for word in words[1:]) or any(
-        f" {suffix} " in joined for suffix in _COMPANY_SUFFIXES if " " in suffix
-    )
+    if any(word in _COMPANY_SUFFIXES for word in words[1:]):
+        return True
+    joined = f" {folded} "
+    return any(phrase in joined for phrase in _COMPANY_SUFFIX_PHRASES)
+
+
+def _field_of(hit: _HitLike) -> str:
+    return str(getattr(hit.label, "field", ""))
 
 
 def _is_label(segment: Segment) -> bool:
@@ -71,30 +93,33 @@ def _is_title(segment: Segment) -> bool:
     return any(folded[:n] in TITLE_TOKENS for n in (1, 2, 3))
 
 
-def _looks_like_value(segment: Segment) -> bool:
-    text = segment.text
-    return bool(find_dates(text) or find_amounts(text) or _CONTACT.search(text))
+def _is_address_line(text: str) -> bool:
+    return not (
+        _CONTACT.search(text)
+        or _ATTENTION.search(text)
+        or find_amounts(text)
+        or find_ibans(text)
+        or find_vat_ids(text)
+        or find_dates(text)
+    )
 
 
-def _field_of(hit: _HitLike) -> str:
-    return str(getattr(hit.label, "field", ""))
+def _name_like(text: str) -> bool:
+    letters = sum(ch.isalpha() for ch in text)
+    digits = sum(ch.isdigit() for ch in text)
+    return letters >= 3 and digits <= letters / 3 and _is_address_line(text)
 
 
-def _block_below(layout: Layout, anchor: Segment, limit: int = 4) -> list[Segment]:
+def _block_below(layout: Layout, anchor: Segment, limit: int = 5) -> list[Segment]:
     """Segments stacked under `anchor` in the same column, until a gap or a label."""
     out: list[Segment] = []
     previous = anchor
     for row in layout.rows[anchor.row + 1 : anchor.row + 1 + limit * 2]:
         if row.page != anchor.page:
             break
-        gap = row.y0 - previous.y1
-        if gap > 1.6 * max(previous.y1 - previous.y0, 6.0):
+        if row.y0 - previous.y1 > 1.6 * max(previous.y1 - previous.y0, 6.0):
             break
-        below = [
-            s
-            for s in row.segments
-            if abs(s.x0 - anchor.x0) < 12 or (s.x0 >= anchor.x0 - 2 and s.x0 < anchor.x1)
-        ]
+        below = [s for s in row.segments if abs(s.x0 - anchor.x0) < 12]
         if not below:
             continue
         segment = below[0]
@@ -107,99 +132,154 @@ def _block_below(layout: Layout, anchor: Segment, limit: int = 4) -> list[Segmen
     return out
 
 
-def _address(segments: Iterable[Segment]) -> str | None:
-    parts = [s.text.strip(" ,") for s in segments if not _CONTACT.search(s.text)]
-    parts = [p for p in parts if p and not find_amounts(p)]
+def _address(lines: Sequence[str]) -> str | None:
+    parts: list[str] = []
+    for line in lines:
+        if _CONTACT.search(line) or find_ibans(line) or find_vat_ids(line) or find_amounts(line):
+            break  # contact and bank details follow the address; stop at the first
+        if _ATTENTION.search(line) or find_dates(line):
+            continue
+        cleaned = line.strip(" ,")
+        if cleaned:
+            parts.append(cleaned)
     return ", ".join(parts) if parts else None
 
 
-def customer_party(layout: Layout, hits: Sequence[_HitLike]) -> Party:
+def _party_from_block(name: str, lines: Sequence[str], confidence: float) -> Party:
+    return Party(name.strip(" ,:"), _address(lines), confidence)
+
+
+# --- customer ------------------------------------------------------------------------------
+
+
+def customer_party(layout: Layout, hits: Sequence[_HitLike], vendor_name: str | None) -> Party:
     for hit in hits:
         if _field_of(hit) != "customer_block":
             continue
         segment = hit.segment
         rest = segment.text_after_token(hit.tokens)
-        block = _block_below(layout, segment, limit=5)
-        if rest:
-            name, address_lines = rest, block
-        elif block:
-            name, address_lines = block[0].text, block[1:]
-        else:
+        block = [s.text for s in _block_below(layout, segment)]
+        lines = ([rest] if rest else []) + block
+        lines = [line for line in lines if not _ATTENTION.search(line)]
+        if not lines or not _name_like(lines[0]):
             continue
-        if _looks_like_value_text(name):
+        return _party_from_block(lines[0], lines[1:], 0.85)
+    # No label: the address block in the envelope window of the first page.
+    for block in _address_blocks(layout):
+        lines = [s.text for s in block if not _ATTENTION.search(s.text)]
+        if not lines or (vendor_name and fold(lines[0]) == fold(vendor_name)):
             continue
-        return Party(name=name.strip(" ,:"), address=_address(address_lines), confidence=0.85)
+        return _party_from_block(lines[0], lines[1:], 0.7)
     return Party()
 
 
-def _looks_like_value_text(text: str) -> bool:
-    return bool(find_dates(text) or find_amounts(text))
+def _address_blocks(layout: Layout) -> list[list[Segment]]:
+    """Left-aligned blocks of 2-6 short lines with a postcode, top half of page one."""
+    page_height = layout.page_heights.get(1, 842.0)
+    blocks: list[list[Segment]] = []
+    used: set[int] = set()
+    for row in layout.rows:
+        if row.page != 1 or row.y0 > page_height * 0.5:
+            continue
+        for segment in row.segments:
+            if id(segment) in used or not _name_like(segment.text) or _is_label(segment):
+                continue
+            if _is_title(segment) or _SEPARATORS.search(segment.text):
+                continue
+            block = [segment, *_block_below(layout, segment)]
+            used.update(id(s) for s in block)
+            texts = [s.text for s in block]
+            if 2 <= len(block) <= 7 and any(_POSTCODE.search(t) for t in texts[1:]):
+                blocks.append(block)
+    return blocks
+
+
+# --- vendor --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Candidate:
+    name: str
+    address_lines: list[str]
+    score: float
 
 
 def vendor_party(layout: Layout, hits: Sequence[_HitLike]) -> Party:
     for hit in hits:
         if _field_of(hit) != "vendor_block":
             continue
-        segment = hit.segment
-        rest = segment.text_after_token(hit.tokens)
-        block = _block_below(layout, segment, limit=5)
-        if rest and not _looks_like_value_text(rest):
-            return Party(rest.strip(" ,:"), _address(block), 0.85)
-        if block:
-            return Party(block[0].text.strip(" ,"), _address(block[1:]), 0.85)
-    customer_rows = _customer_rows(layout, hits)
-    best = _prominent_name(layout, customer_rows)
-    if best is None:
-        return Party()
-    segment, score = best
-    return Party(segment.text.strip(" ,"), _address(_block_below(layout, segment)), score)
-
-
-def _customer_rows(layout: Layout, hits: Sequence[_HitLike]) -> set[int]:
-    rows: set[int] = set()
+        rest = hit.segment.text_after_token(hit.tokens)
+        block = [s.text for s in _block_below(layout, hit.segment)]
+        lines = ([rest] if rest else []) + block
+        if lines and _name_like(lines[0]):
+            return _party_from_block(lines[0], lines[1:], 0.85)
+    customer_rows: set[int] = set()
     for hit in hits:
-        if _field_of(hit) == "customer_block":
-            rows.add(hit.segment.row)
-            rows.update(s.row for s in _block_below(layout, hit.segment, limit=5))
-    return rows
+        if _field_of(hit) in ("customer_block", "ship_to"):
+            customer_rows.add(hit.segment.row)
+            customer_rows.update(s.row for s in _block_below(layout, hit.segment))
+    candidates = _vendor_candidates(layout, hits, customer_rows)
+    if not candidates:
+        return Party()
+    # Evidence adds up per name; the best-scored occurrence gives the address.
+    totals: dict[str, float] = {}
+    for candidate in candidates:
+        key = fold(candidate.name)
+        totals[key] = totals.get(key, 0.0) + candidate.score
+    best_key = max(totals, key=lambda k: totals[k])
+    occurrences = [c for c in candidates if fold(c.name) == best_key]
+    with_address = [c for c in occurrences if _address(c.address_lines)]
+    chosen = max(with_address or occurrences, key=lambda c: (len(_address(c.address_lines) or ""), c.score))
+    name = max(occurrences, key=lambda c: c.score).name
+    confidence = min(0.95, 0.5 + 0.1 * totals[best_key])
+    return Party(name.strip(" ,"), _address(chosen.address_lines), round(confidence, 2))
 
 
-def _prominent_name(layout: Layout, excluded_rows: set[int]) -> tuple[Segment, float] | None:
+def _vendor_candidates(
+    layout: Layout, hits: Sequence[_HitLike], customer_rows: set[int]
+) -> list[_Candidate]:
+    out: list[_Candidate] = []
     first_page = [row for row in layout.rows if row.page == 1]
-    if not first_page:
-        return None
-    page_height = layout.page_heights.get(1, 842.0)
     heights = [w.height for row in first_page for w in row.words]
     typical = median(heights) if heights else 10.0
-    candidates: list[tuple[float, Segment]] = []
-    for row in first_page:
-        if row.y0 > page_height * 0.35 or row.index in excluded_rows:
+    customer_names: set[str] = set()
+    for hit in hits:
+        if _field_of(hit) == "account_holder":
+            rest = hit.segment.text_after_token(hit.tokens)
+            name = _SEPARATORS.split(rest)[0].split(",")[0].strip()
+            if _name_like(name):
+                out.append(_Candidate(name, [], 3.0))
+    for row in layout.rows:
+        if row.index in customer_rows:
+            customer_names.update(fold(s.text) for s in row.segments)
+    for row in layout.rows:
+        page_height = layout.page_heights.get(row.page, 842.0)
+        in_footer = row.y0 > page_height * 0.8
+        in_header = row.page == 1 and row.y0 < page_height * 0.3
+        if not (in_footer or in_header) or row.index in customer_rows:
             continue
         for segment in row.segments:
             text = segment.text
-            letters = sum(ch.isalpha() for ch in text)
-            if letters < 3 or _is_label(segment) or _is_title(segment) or _looks_like_value(segment):
+            pieces = [p for p in _SEPARATORS.split(text) if p]
+            if len(pieces) >= 3 and _name_like(pieces[0]):
+                # A sender line: "ACME GmbH · Street 1 · 12345 City · VAT ..."
+                score = 2.0 + (1.0 if has_company_suffix(pieces[0]) else 0.0)
+                out.append(_Candidate(pieces[0], pieces[1:], score))
+                continue
+            if not _name_like(text) or _is_label(segment) or _is_title(segment):
+                continue
+            if fold(text) in customer_names:
                 continue
             score = 0.0
-            score += min(segment.height / typical, 3.0)
             if has_company_suffix(text):
                 score += 1.5
-            score -= row.y0 / page_height  # higher on the page is likelier
-            if sum(ch.isdigit() for ch in text) > letters / 2:
-                score -= 1.0
-            candidates.append((score, segment))
-    # A name also printed in the footer is the vendor's for certain.
-    footer_text = " ".join(
-        row.text for row in layout.rows if row.y0 > layout.page_heights.get(row.page, 842.0) * 0.8
-    )
-    if not candidates:
-        return None
-    scored = [
-        (score + (1.0 if fold(seg.text) and fold(seg.text) in fold(footer_text) else 0.0), seg)
-        for score, seg in candidates
-    ]
-    scored.sort(key=lambda pair: -pair[0])
-    score, segment = scored[0]
-    confidence = 0.8 if has_company_suffix(segment.text) else 0.6
-    del score
-    return segment, confidence
+            if in_footer:
+                score += 1.0
+            if in_header:
+                score += min(segment.height / typical, 3.0) - 1.0
+                score += 0.5 * (1 - row.y0 / (page_height * 0.3))
+            if score <= 0:
+                continue
+            block = [s.text for s in _block_below(layout, segment)]
+            out.append(_Candidate(text, block, score))
+    return out

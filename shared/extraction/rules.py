@@ -11,6 +11,7 @@ found; validation adjusts it afterwards.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Hit:
     label: Label
     segment: Segment
     tokens: int  # how many of the segment's tokens the label took
+    at_start: bool = True  # the label opens its segment (a mid-phrase match is weaker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,10 @@ class RulesExtractor:
             if date_found:
                 put(name, date_found[0], date_found[1])
         if "invoice_date" not in values:
+            dated = _date_beside_id(ctx)  # "Invoice No. 17 dated 3 May 2024", "Fattura n. 5 del ..."
+            if dated:
+                put("invoice_date", dated, _BELOW)
+        if "invoice_date" not in values:
             fallback = _first_header_date(ctx, exclude=values.get("due_date"))
             if fallback:
                 put("invoice_date", fallback, _UNLABELLED)
@@ -125,13 +131,14 @@ class RulesExtractor:
                 money[name] = amount
         _reconcile_tax(ctx, money)
         for name, (amount, score) in money.items():
-            put(name, amount.value, score)
+            value = abs(amount.value) if name == "total_discount" else amount.value
+            put(name, value, score)
 
         currency = _currency(ctx, money, text)
         if currency:
             put("currency", currency[0], currency[1])
 
-        payment_terms = _text_field(ctx, "payment_terms")
+        payment_terms = _text_field(ctx, "payment_terms") or _terms_sentence(layout)
         if payment_terms:
             put("payment_terms", payment_terms[0], payment_terms[1])
 
@@ -143,7 +150,7 @@ class RulesExtractor:
             put("swift", swift[0], swift[1])
 
         vendor = vendor_party(layout, hits)
-        customer = customer_party(layout, hits)
+        customer = customer_party(layout, hits, vendor.name)
         if vendor.name:
             put("vendor_name", vendor.name, vendor.confidence)
         if vendor.address:
@@ -217,10 +224,10 @@ def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
                     start += 1
                     continue
                 label, length = hit
-                if start == 0 or _is_word_start(segment, start):
-                    yield Hit(label, segment, start + length) if start == 0 else Hit(
-                        label, _tail_segment(segment, start), length
-                    )
+                if start == 0:
+                    yield Hit(label, segment, length)
+                elif _is_word_start(segment, start):
+                    yield Hit(label, _tail_segment(segment, start), length, at_start=False)
                 start += length
 
 
@@ -241,7 +248,9 @@ def _tail_segment(segment: Segment, token_index: int) -> Segment:
 
 
 def _hits(ctx: Context, name: str) -> list[Hit]:
-    return [hit for hit in ctx.hits if hit.label.field == name]
+    """Hits for a field, labels that open their segment first ("Zu Rechnung Nr." is weaker)."""
+    found = [hit for hit in ctx.hits if hit.label.field == name]
+    return sorted(found, key=lambda hit: not hit.at_start)
 
 
 def _row(ctx: Context, segment: Segment) -> Row:
@@ -291,6 +300,39 @@ def _identifier(ctx: Context, name: str) -> tuple[str, float] | None:
             token = id_token(candidate.text)
             if token and not find_dates(candidate.text.split()[0] if candidate.text else ""):
                 return token, candidate.confidence
+    return None
+
+
+def _date_beside_id(ctx: Context) -> Any:
+    for hit in _hits(ctx, "invoice_id"):
+        for candidate in _candidates(ctx, hit):
+            if id_token(candidate.text):
+                dates = find_dates(candidate.text, day_first=ctx.day_first, language=ctx.language)
+                if dates:
+                    return dates[0].value
+                break
+    return None
+
+
+_TERMS = re.compile(
+    r"\b(net|netto|within|innerhalb|binnen|sous|dans les|à|a|entro|dentro de|en|payable|zahlbar|"
+    r"pagamento|pago|paiement|betaling|payment|due|sofort|immediately|upon receipt|on receipt|"
+    r"à réception|a vista|al contado|rimessa diretta|contant|direct)\b.{0,40}?"
+    r"(\b\d{1,3}\s*(days?|tage[n]?|jours?|dagen|días|dias|giorni|gg)\b|sofort|immediately|"
+    r"receipt|réception|vista|contado|diretta|contant|direct|\bnet\s*\d{1,3}\b|netto\s*\d{1,3})",
+    re.IGNORECASE,
+)
+
+
+def _terms_sentence(layout: Layout) -> tuple[str, float] | None:
+    """Unlabelled payment terms: "Net 30", "Zahlbar innerhalb von 14 Tagen", "Pagamento a vista"."""
+    for row in layout.rows:
+        for segment in row.segments:
+            text = segment.text
+            if len(text) > 80 or find_amounts(text):
+                continue
+            if _TERMS.search(text) and not find_dates(text):
+                return text.strip(" .:"), _UNLABELLED
     return None
 
 
@@ -427,13 +469,23 @@ def _swift(ctx: Context) -> tuple[str, float] | None:
     return None
 
 
+def _bare_tax_id(text: str) -> list[str]:
+    """A labelled tax id printed without its country prefix (Partita IVA, NIF, Steuernummer)."""
+    token = id_token(text)
+    if token is None:
+        return []
+    compact = token.replace(".", "").replace(" ", "")
+    digits = sum(ch.isdigit() for ch in compact)
+    return [compact] if len(compact) >= 8 and digits >= 7 else []
+
+
 def _tax_ids(ctx: Context) -> tuple[tuple[str, float] | None, tuple[str, float] | None]:
     vendor: tuple[str, float] | None = None
     customer: tuple[str, float] | None = None
     for name in ("customer_tax_id", "vendor_tax_id"):
         for hit in _hits(ctx, name):
             for candidate in _candidates(ctx, hit):
-                ids = find_vat_ids(candidate.text)
+                ids = find_vat_ids(candidate.text) or _bare_tax_id(candidate.text)
                 if not ids:
                     continue
                 if name == "customer_tax_id" and customer is None:

@@ -24,7 +24,7 @@ from shared.extraction.text import fold
 _NUMERIC = ("quantity", "unit_price", "amount", "tax_rate", "tax")
 _STOP_FIELDS = frozenset(
     {"subtotal", "invoice_total", "total_tax", "amount_due", "total_discount", "carried_forward",
-     "previous_unpaid_balance", "payment_terms", "iban", "swift"}
+     "previous_unpaid_balance", "prepayment", "payment_terms", "iban", "swift"}
 )  # fmt: skip
 
 
