@@ -223,9 +223,8 @@ _MIN_YEAR, _MAX_YEAR = 1900, 2100
 def _default_day_first(day_first: bool | None, language: str | None) -> bool:
     if day_first is not None:
         return day_first
-    if language is not None and language.lower().replace("_", "-") in ("en-us", "us"):
-        return False
-    return True
+    # month-first only when the caller says so: day_first=False or an en-US language tag
+    return language is None or language.lower().replace("_", "-") not in ("en-us", "us")
 
 
 def _year(text: str) -> int:

@@ -119,7 +119,14 @@ def _block_below(layout: Layout, anchor: Segment, limit: int = 5) -> list[Segmen
             break
         if row.y0 - previous.y1 > 1.6 * max(previous.y1 - previous.y0, 6.0):
             break
-        below = [s for s in row.segments if abs(s.x0 - anchor.x0) < 12]
+        # Blocks are left-aligned, right-aligned (letterheads) or centred.
+        below = [
+            s
+            for s in row.segments
+            if abs(s.x0 - anchor.x0) < 12
+            or abs(s.x1 - anchor.x1) < 12
+            or abs((s.x0 + s.x1) / 2 - (anchor.x0 + anchor.x1) / 2) < 6
+        ]
         if not below:
             continue
         segment = below[0]

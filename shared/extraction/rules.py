@@ -217,6 +217,7 @@ def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
         for segment in row.segments:
             folded = segment.folded
             start = 0
+            previous_end = -1
             # A segment may hold "Label: value Label: value" when the gap is small.
             while start < len(folded):
                 hit = match_label(folded, start, FIELD_LABELS)
@@ -224,11 +225,49 @@ def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
                     start += 1
                     continue
                 label, length = hit
+                if start == previous_end or _ends_inside_word(segment, start + length):
+                    # "Mehrwertsteuer gesamt": a second label with no value between is one
+                    # label; "PO-59391": a label that runs into a word is part of a value.
+                    start += 1 if start != previous_end else length
+                    continue
+                if label.field in _BLOCK_FIELDS and not _plausible_block_label(
+                    segment, start, length
+                ):
+                    start += length
+                    continue
                 if start == 0:
                     yield Hit(label, segment, length)
                 elif _is_word_start(segment, start):
                     yield Hit(label, _tail_segment(segment, start), length, at_start=False)
+                previous_end = start + length
                 start += length
+
+
+def _ends_inside_word(segment: Segment, token_end: int) -> bool:
+    """True when the token before `token_end` is followed, in the same word, by more of it."""
+    if token_end <= 0 or token_end > len(segment.tokens):
+        return False
+    last = segment.tokens[token_end - 1]
+    rest = segment.words[last.word].text[last.end :]
+    return bool(rest) and (rest[0].isalnum() or (rest[0] in "-/_" and rest[1:2].isalnum()))
+
+
+_BLOCK_FIELDS = frozenset({"customer_block", "vendor_block", "ship_to"})
+
+
+def _plausible_block_label(segment: Segment, start: int, length: int) -> bool:
+    """Short block labels ("To", "An", "De", "Da") are common words inside names and
+    addresses ("Esposito & De Luca"); they count only opening a segment, and then
+    only alone or followed by a colon."""
+    if start != 0:
+        return False
+    label_text = "".join(t.text for t in segment.tokens[:length])
+    if length > 1 or len(label_text) > 4:
+        return True
+    if length == len(segment.tokens):
+        return True
+    last = segment.tokens[length - 1]
+    return segment.words[last.word].text[last.end :].lstrip().startswith(":")
 
 
 def _is_word_start(segment: Segment, token_index: int) -> bool:
@@ -324,6 +363,11 @@ _TERMS = re.compile(
 )
 
 
+_TERMS_DAYS_FIRST = re.compile(
+    r"^\s*\d{1,3}\s*(days?|tage[n]?|jours?|dagen|días|dias|giorni|gg)\b", re.IGNORECASE
+)
+
+
 def _terms_sentence(layout: Layout) -> tuple[str, float] | None:
     """Unlabelled payment terms: "Net 30", "Zahlbar innerhalb von 14 Tagen", "Pagamento a vista"."""
     for row in layout.rows:
@@ -331,7 +375,7 @@ def _terms_sentence(layout: Layout) -> tuple[str, float] | None:
             text = segment.text
             if len(text) > 80 or find_amounts(text):
                 continue
-            if _TERMS.search(text) and not find_dates(text):
+            if (_TERMS.search(text) or _TERMS_DAYS_FIRST.match(text)) and not find_dates(text):
                 return text.strip(" .:"), _UNLABELLED
     return None
 
@@ -395,9 +439,11 @@ def _money_candidates(ctx: Context, hit: Hit) -> Iterator[tuple[Money, float]]:
     segment = hit.segment
     row = _row(ctx, segment)
     # The value of a totals line is its right-most amount ("VAT 19 % of 100.00   19.00").
-    same_row = [segment.text_after_token(hit.tokens)] + [
-        s.text for s in row.segments if s.x0 > segment.x1 + 1
-    ]
+    same_row = [segment.text_after_token(hit.tokens)]
+    for right in sorted((s for s in row.segments if s.x0 > segment.x1 + 1), key=lambda s: s.x0):
+        if _starts_with_label(right):
+            break  # the next label's value is not ours
+        same_row.append(right.text)
     amounts = find_amounts("   ".join(same_row), ctx.decimal_separator)
     if amounts:
         yield amounts[-1], _RIGHT
@@ -410,29 +456,28 @@ def _money_candidates(ctx: Context, hit: Hit) -> Iterator[tuple[Money, float]]:
 
 
 def _reconcile_tax(ctx: Context, money: dict[str, tuple[Money, float]]) -> None:
-    """Several tax lines (one per rate) add up to the total tax."""
-    lines = [
-        amount
-        for hit in _hits(ctx, "total_tax")
-        for amount, _ in _money_candidates(ctx, hit)
-    ]
+    """Choose the total tax among tax lines: one per rate, maybe a total line too."""
+    hits = sorted(_hits(ctx, "total_tax"), key=lambda h: (h.segment.row, h.segment.x0))
+    lines = [amount for hit in hits for amount, _ in _money_candidates(ctx, hit)]
     if len(lines) < 2:
         return
-    subtotal = money.get("subtotal")
-    total = money.get("invoice_total")
+    values = [m.value for m in lines]
+    summed = sum(values, Decimal(0))
+    biggest = max(values, key=abs)
+    subtotal, total = money.get("subtotal"), money.get("invoice_total")
     discount = money.get("total_discount")
-    summed = sum((m.value for m in lines), Decimal(0))
-    last = lines[-1].value
+    chosen: Decimal | None = None
     if subtotal and total:
-        base = subtotal[0].value - (discount[0].value if discount else Decimal(0))
-        if base + last == total[0].value:
-            return  # the last line is already the total tax
-        if base + summed == total[0].value:
-            money["total_tax"] = (_with_value(lines[-1], summed), _RIGHT)
-            return
-    # Without totals to check against: distinct per-rate lines add up.
-    if len({m.value for m in lines}) == len(lines) and last != summed - last:
-        money["total_tax"] = (_with_value(lines[-1], summed), _BELOW)
+        base = subtotal[0].value - (abs(discount[0].value) if discount else Decimal(0))
+        target = total[0].value - base
+        if target in values:
+            chosen = target
+        elif summed == target:
+            chosen = summed
+    if chosen is None:
+        # A line equal to the sum of the others is their total; otherwise rates add up.
+        chosen = biggest if summed - biggest == biggest else summed
+    money["total_tax"] = (_with_value(lines[-1], chosen), _RIGHT)
 
 
 def _with_value(money: Money, value: Decimal) -> Money:
@@ -455,9 +500,26 @@ def _text_field(ctx: Context, name: str) -> tuple[str, float] | None:
     for hit in _hits(ctx, name):
         for candidate in _candidates(ctx, hit):
             value = candidate.text.strip(" :")
+            if (
+                candidate.segment is hit.segment
+                and hit.tokens == 1
+                and len(hit.label.tokens[0]) <= 9
+                and not _colon_after(hit)
+            ):
+                # "Pagamento a vista": without a colon the label word is part of the phrase.
+                value = hit.segment.text.strip(" .:")
             if len(value) >= 2:
                 return value, candidate.confidence
     return None
+
+
+def _colon_after(hit: Hit) -> bool:
+    last = hit.segment.tokens[hit.tokens - 1]
+    after = hit.segment.words[last.word].text[last.end :]
+    if after.strip():
+        return ":" in after
+    following = hit.segment.words[last.word + 1 : last.word + 2]
+    return bool(following) and following[0].text.startswith(":")
 
 
 def _swift(ctx: Context) -> tuple[str, float] | None:
