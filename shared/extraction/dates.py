@@ -180,25 +180,30 @@ _S = "[ \\t\\u00a0\\u202f]"
 _WORD = r"[^\W\d_]{3,12}"  # a month-name slot; checked against _MONTHS afterwards
 
 # Dates that start with a digit: ISO, numeric, day-month-year with a month name. The
-# pattern starts with a digit so that searching skips text fast; what may stand before
-# the date is checked in Python (`_bad_start`).
+# pattern starts with a bare digit class (not inside a group) so that the regex engine
+# skips to digits fast; that first digit is therefore outside the groups (see
+# `_from_match`). A digit right before it means we are inside a digit run; what else may
+# stand before a date is checked in Python (`_bad_start`).
 _DATE_RX = re.compile(
+    r"[0-9](?<![0-9]{2})(?:"
     # ISO: year first
-    r"(?P<iy>[0-9](?<![0-9]{2})[0-9]{3})(?P<isep>[-/.])(?P<im>[0-9]{1,2})(?P=isep)(?P<id>[0-9]{1,2})"
+    r"(?P<iy>[0-9]{3})(?P<isep>[-/.])(?P<im>[0-9]{1,2})(?P=isep)(?P<id>[0-9]{1,2})"
     r"(?![.,/-]?[0-9])"
     # numeric: d.m.y or m/d/y
-    rf"|(?P<na>[0-9](?<![0-9]{{2}})[0-9]?+)(?P<nsep>[./-]){_S}?(?P<nb>[0-9]{{1,2}})(?P=nsep){_S}?"
+    rf"|(?P<na>[0-9]?+)(?P<nsep>[./-]){_S}?(?P<nb>[0-9]{{1,2}})(?P=nsep){_S}?"
     r"(?P<ny>[0-9]{4}|[0-9]{2})(?![.,/]?[0-9])"
     # day, month name, year
-    rf"|(?P<dd>[0-9](?<![0-9]{{2}})[0-9]?+)(?:(?i:st|nd|rd|th|er)|[.°º])?{_S}*"
+    rf"|(?P<dd>[0-9]?+)(?:(?i:st|nd|rd|th|er)|[.°º])?{_S}*"
     rf"(?:(?:[-/.]|(?i:de|of|di)(?={_S})){_S}*)?"
     rf"(?P<dm>{_WORD})(?P<dysep>\.?{_S}*(?:[-/.,']|(?i:del|de)(?={_S}))?{_S}*)"
     r"(?P<dy>[0-9]{4}|[0-9]{2})(?![0-9])"
+    r")"
 )
 # Month-name-first dates are found from their "31, 2024" part; the month name before it
 # is then matched on the reversed text (`_REV_MONTH_RX`), anchored at the day.
 _DAY_YEAR_RX = re.compile(
-    rf"(?P<md>[0-9](?<![0-9]{{2}})[0-9]?+)(?i:st|nd|rd|th)?(?:{_S}*,{_S}*|{_S}+|-)(?P<my>[0-9]{{4}})(?![0-9])"
+    rf"[0-9](?<![0-9]{{2}})[0-9]?+(?i:st|nd|rd|th)?(?:{_S}*,{_S}*|{_S}+|-)"
+    r"(?P<my>[0-9]{4})(?![0-9])"
 )
 _REV_MONTH_RX = re.compile(rf"{_S}*-?{_S}*\.?(?P<mm>[^\W\d_]{{3,12}})(?![^\W\d_])")
 
@@ -215,6 +220,7 @@ _TIME_RX = re.compile(
 _LEAD_SPLIT_RX = re.compile(r"[\s.,]+")
 
 _MIN_YEAR, _MAX_YEAR = 1900, 2100
+_DAY_TAIL = " \t\u00a0\u202f,-stndrhSTNDRH"  # what follows the day in "31st, 2024"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -255,13 +261,14 @@ def _order(a: int, b: int, day_first: bool) -> tuple[int, int, bool] | None:
     return (a, b, ambiguous) if day_first else (b, a, ambiguous)
 
 
-def _from_match(m: re.Match[str], day_first: bool) -> tuple[datetime.date, bool] | None:
-    iy, _, im, id_, na, _, nb, ny, dd, dm, dysep, dy = m.groups()
+def _from_match(m: re.Match[str], first: str, day_first: bool) -> tuple[datetime.date, bool] | None:
+    """The date of a `_DATE_RX` match and its ambiguity; ``first`` is its first digit."""
+    iy, _, im, id_, na, nsep, nb, ny, dd, dm, dysep, dy = m.groups()
     if iy is not None:
-        d = _make(int(iy), int(im), int(id_))
+        d = _make(int(first + iy), int(im), int(id_))
         return None if d is None else (d, False)
-    if na is not None:
-        order = _order(int(na), int(nb), day_first)
+    if nsep is not None:
+        order = _order(int(first + na), int(nb), day_first)
         if order is None:
             return None
         d = _make(_year(ny), order[1], order[0])
@@ -269,7 +276,7 @@ def _from_match(m: re.Match[str], day_first: bool) -> tuple[datetime.date, bool]
     month = _MONTHS.get(dm.lower())
     if month is None or (len(dy) == 2 and not dysep.strip(" \t\u00a0\u202f")):
         return None
-    d = _make(_year(dy), month, int(dd))
+    d = _make(_year(dy), month, int(first + dd))
     return None if d is None else (d, False)
 
 
@@ -292,7 +299,7 @@ def _iter_dates(text: str, day_first: bool) -> list[FoundDate]:
         if m is None:
             break
         start = m.start()
-        value = None if _bad_start(text, start) else _from_match(m, day_first)
+        value = None if _bad_start(text, start) else _from_match(m, text[start], day_first)
         if value is None:
             pos = start + 1  # a later, overlapping reading may still be a date
             continue
@@ -317,7 +324,7 @@ def _iter_dates(text: str, day_first: bool) -> list[FoundDate]:
         month = _MONTHS.get(r.group("mm")[::-1].lower())
         if month is None:
             continue
-        d = _make(int(m.group("my")), month, int(m.group("md")))
+        d = _make(int(m.group("my")), month, int(text[m.start() : m.start("my")].rstrip(_DAY_TAIL)))
         if d is None:
             continue
         start = n - r.end()

@@ -22,7 +22,7 @@ from shared.extraction.dates import find_dates
 from shared.extraction.identifiers import find_ibans, find_vat_ids
 from shared.extraction.labels import FIELD_LABELS, TITLE_TOKENS, match_label
 from shared.extraction.layout import Layout, Segment
-from shared.extraction.text import fold
+from shared.extraction.text import fold, tokens
 
 _COMPANY_SUFFIXES = frozenset(
     fold(s)
@@ -69,6 +69,21 @@ class Party:
     name: str | None = None
     address: str | None = None
     confidence: float = 0.0
+    # The box (page, x0, y0, x1, y1) of the party's block on the page, when known.
+    area: tuple[int, float, float, float, float] | None = None
+
+    def near(self, segment: Segment) -> bool:
+        """Inside the block or just under it, in the same column."""
+        if self.area is None:
+            return False
+        page, x0, y0, x1, y1 = self.area
+        line = max((y1 - y0) / 4, 8.0)
+        return (
+            segment.page == page
+            and segment.x0 < x1
+            and segment.x1 > x0
+            and y0 - 1 <= segment.y0 <= y1 + 2.5 * line
+        )
 
 
 def has_company_suffix(text: str) -> bool:
@@ -142,8 +157,14 @@ def _block_below(layout: Layout, anchor: Segment, limit: int = 5) -> list[Segmen
 def _address(lines: Sequence[str]) -> str | None:
     parts: list[str] = []
     for line in lines:
-        if _CONTACT.search(line) or find_ibans(line) or find_vat_ids(line) or find_amounts(line):
-            break  # contact and bank details follow the address; stop at the first
+        if (
+            _CONTACT.search(line)
+            or find_ibans(line)
+            or find_vat_ids(line)
+            or find_amounts(line)
+            or match_label(tokens(line), 0, FIELD_LABELS) is not None
+        ):
+            break  # contact, tax and bank details follow the address; stop at the first
         if _ATTENTION.search(line) or find_dates(line):
             continue
         cleaned = line.strip(" ,")
@@ -152,8 +173,19 @@ def _address(lines: Sequence[str]) -> str | None:
     return ", ".join(parts) if parts else None
 
 
-def _party_from_block(name: str, lines: Sequence[str], confidence: float) -> Party:
-    return Party(name.strip(" ,:"), _address(lines), confidence)
+def _party_from_block(
+    name: str, lines: Sequence[str], confidence: float, rows: Sequence[Segment] = ()
+) -> Party:
+    area = None
+    if rows:
+        area = (
+            rows[0].page,
+            min(s.x0 for s in rows),
+            min(s.y0 for s in rows),
+            max(s.x1 for s in rows),
+            max(s.y1 for s in rows),
+        )
+    return Party(name.strip(" ,:"), _address(lines), confidence, area)
 
 
 # --- customer ------------------------------------------------------------------------------
@@ -165,18 +197,18 @@ def customer_party(layout: Layout, hits: Sequence[_HitLike], vendor_name: str | 
             continue
         segment = hit.segment
         rest = segment.text_after_token(hit.tokens)
-        block = [s.text for s in _block_below(layout, segment)]
-        lines = ([rest] if rest else []) + block
+        below = _block_below(layout, segment)
+        lines = ([rest] if rest else []) + [s.text for s in below]
         lines = [line for line in lines if not _ATTENTION.search(line)]
         if not lines or not _name_like(lines[0]):
             continue
-        return _party_from_block(lines[0], lines[1:], 0.85)
+        return _party_from_block(lines[0], lines[1:], 0.85, [segment, *below])
     # No label: the address block in the envelope window of the first page.
     for block in _address_blocks(layout):
         lines = [s.text for s in block if not _ATTENTION.search(s.text)]
         if not lines or (vendor_name and fold(lines[0]) == fold(vendor_name)):
             continue
-        return _party_from_block(lines[0], lines[1:], 0.7)
+        return _party_from_block(lines[0], lines[1:], 0.7, block)
     return Party()
 
 

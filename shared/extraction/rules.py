@@ -29,7 +29,7 @@ from shared.extraction.dates import find_dates, infer_day_first
 from shared.extraction.identifiers import find_bic, find_ibans, find_vat_ids, id_token
 from shared.extraction.labels import FIELD_LABELS, LANGUAGE_MARKERS, Label, match_label
 from shared.extraction.layout import Layout, Row, Segment, build_layout
-from shared.extraction.parties import customer_party, vendor_party
+from shared.extraction.parties import Party, customer_party, vendor_party
 from shared.extraction.schema import ExtractedInvoice
 from shared.extraction.tables import Table, extract_tables
 
@@ -159,7 +159,7 @@ class RulesExtractor:
             put("customer_name", customer.name, customer.confidence)
         if customer.address:
             put("customer_address", customer.address, customer.confidence - 0.1)
-        vendor_tax, customer_tax = _tax_ids(ctx)
+        vendor_tax, customer_tax = _tax_ids(ctx, customer)
         if vendor_tax:
             put("vendor_tax_id", vendor_tax[0], vendor_tax[1])
         if customer_tax:
@@ -207,6 +207,41 @@ def _default_day_first(language: str | None, text: str) -> bool:
     return True
 
 
+_GENERIC_TOTALS = frozenset(
+    {("total",), ("totale",), ("totaal",), ("summe",), ("gesamt",), ("somme",), ("suma",), ("sum",)}
+)
+
+
+def _segment_labels(segment: Segment) -> list[tuple[Label, int, int]]:
+    """(label, first token, token count) for each label in a segment, chains merged.
+
+    Two labels with no value between are one label: "Mehrwertsteuer gesamt" is tax,
+    and so is "Summe Umsatzsteuer", where a generic total word yields to the field
+    it qualifies. A label that runs on inside a word ("PO-59391") is part of a value.
+    """
+    folded = segment.folded
+    found: list[tuple[Label, int, int]] = []
+    start = 0
+    while start < len(folded):
+        hit = match_label(folded, start, FIELD_LABELS)
+        if hit is None or _ends_inside_word(segment, start + hit[1]):
+            start += 1
+            continue
+        label, length = hit
+        if found and found[-1][1] + found[-1][2] == start:
+            if label.field in _BLOCK_FIELDS or (length == 1 and len(label.tokens[0]) <= 3):
+                start += 1  # "USt-ID: DE 123...": a short word after a label is its value
+                continue
+            previous, first, count = found[-1]
+            if previous.tokens in _GENERIC_TOTALS and label.field in _MONEY_FIELDS:
+                previous = label
+            found[-1] = (previous, first, count + length)
+        else:
+            found.append((label, start, length))
+        start += length
+    return found
+
+
 def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
     skip_rows = set()
     if table is not None:
@@ -215,32 +250,16 @@ def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
         if row.index in skip_rows:
             continue
         for segment in row.segments:
-            folded = segment.folded
-            start = 0
-            previous_end = -1
             # A segment may hold "Label: value Label: value" when the gap is small.
-            while start < len(folded):
-                hit = match_label(folded, start, FIELD_LABELS)
-                if hit is None:
-                    start += 1
-                    continue
-                label, length = hit
-                if start == previous_end or _ends_inside_word(segment, start + length):
-                    # "Mehrwertsteuer gesamt": a second label with no value between is one
-                    # label; "PO-59391": a label that runs into a word is part of a value.
-                    start += 1 if start != previous_end else length
-                    continue
+            for label, start, length in _segment_labels(segment):
                 if label.field in _BLOCK_FIELDS and not _plausible_block_label(
                     segment, start, length
                 ):
-                    start += length
                     continue
                 if start == 0:
                     yield Hit(label, segment, length)
                 elif _is_word_start(segment, start):
                     yield Hit(label, _tail_segment(segment, start), length, at_start=False)
-                previous_end = start + length
-                start += length
 
 
 def _ends_inside_word(segment: Segment, token_end: int) -> bool:
@@ -314,7 +333,8 @@ def _candidates(ctx: Context, hit: Hit) -> Iterator[Candidate]:
 
 
 def _starts_with_label(segment: Segment) -> bool:
-    return match_label(segment.folded, 0, FIELD_LABELS) is not None
+    labels = _segment_labels(segment)
+    return bool(labels) and labels[0][1] == 0
 
 
 def _segment_below(ctx: Context, segment: Segment) -> Segment | None:
@@ -541,18 +561,25 @@ def _bare_tax_id(text: str) -> list[str]:
     return [compact] if len(compact) >= 8 and digits >= 7 else []
 
 
-def _tax_ids(ctx: Context) -> tuple[tuple[str, float] | None, tuple[str, float] | None]:
+def _tax_ids(
+    ctx: Context, customer_party: Party
+) -> tuple[tuple[str, float] | None, tuple[str, float] | None]:
+    """Tax ids by label; a generic "VAT No." inside the customer's block is the customer's."""
     vendor: tuple[str, float] | None = None
     customer: tuple[str, float] | None = None
     for name in ("customer_tax_id", "vendor_tax_id"):
         for hit in _hits(ctx, name):
+            if name == "vendor_tax_id" and customer_party.near(hit.segment):
+                name_here = "customer_tax_id"
+            else:
+                name_here = name
             for candidate in _candidates(ctx, hit):
                 ids = find_vat_ids(candidate.text) or _bare_tax_id(candidate.text)
                 if not ids:
                     continue
-                if name == "customer_tax_id" and customer is None:
+                if name_here == "customer_tax_id" and customer is None:
                     customer = (ids[0], candidate.confidence)
-                elif name == "vendor_tax_id" and vendor is None:
+                elif name_here == "vendor_tax_id" and vendor is None:
                     if customer is None or ids[0] != customer[0]:
                         vendor = (ids[0], candidate.confidence)
                 break
