@@ -59,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--errors", action="store_true", help="list every wrong field")
     args = parser.parse_args(argv)
     settings = Settings()
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         items = generate_corpus(Path(tmp), count=args.count, seed=args.seed, scans=args.scans != 0)
         report, elapsed, pages = run(items, scans=False, settings=settings)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import azure.functions as func
 import pytest
+from azure.functions.decorators.function_app import Function
 
 
 @pytest.fixture(scope="session")
-def functions() -> dict[str, func.FunctionBuilder]:
+def functions() -> dict[str, Function]:
     """The app's functions by name (the SDK lists them once per process, so cache it)."""
     import function_app
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pymupdf
+import pymupdf as _pymupdf
 
 from shared.config import OcrSettings
 from shared.documents.ocr import ocr_page
 from shared.documents.sniff import MediaType
 from shared.errors import ExtractionFailed
+
+pymupdf: Any = _pymupdf  # PyMuPDF's own annotations are partial; keep strict mypy useful
 
 _IMAGE_FILETYPES = {MediaType.PNG: "png", MediaType.JPEG: "jpeg", MediaType.TIFF: "tiff"}
 

@@ -23,15 +23,18 @@ Number notations (``g`` = group separator, ``d`` = decimal mark):
 
 Signs: leading ``-``, ``+``, U+2212 ``−`` or U+2013 ``–`` (before or after the
 currency, optionally followed by one space), trailing ``-`` (``120,00-``, German
-credit notes; also after the currency ``120,00 EUR-``), and accounting parentheses
-``(120.00)`` / ``(EUR 120,00)``. A spaced leading sign that directly follows another
-number or a currency symbol (``10,00 - 20,00``) is read as a range dash, not a sign.
+credit notes; also ``120,00- EUR`` and ``120,00 EUR-``, but not ``120,00-EUR``), and
+accounting parentheses ``(120.00)`` / ``(EUR 120,00)``. A spaced leading sign that
+directly follows another number or a currency symbol (``10,00 - 20,00``) is read as a
+range dash, not a sign. A sign glued to a preceding word or number (``INV-1001``,
+``x-12,50``, ``2024-12``) makes the whole thing an id, not an amount.
 
 Currencies: a symbol, ISO code or name attached to the number before or after it, with
 up to two spaces between (``€1.234,56``, ``1.234,56 €``, ``EUR 1,234.56``,
 ``1 234,56 EUR``, ``CHF 1'234.50``, ``US$12``, ``Fr. 12.50``, ``12,50 Euro``). ISO codes
 must be upper case (``eur``/``Eur`` are accepted too); ``kr``/``kr.`` is attached but
-ambiguous (SEK/NOK/DKK/ISK), so `Money.currency` is ``None`` for it. When a currency
+ambiguous (SEK/NOK/DKK/ISK), so `Money.currency` is ``None`` for it; ``Fr.`` is read
+as CHF when attached to a number (so "Fr. 12. Mai", Friday 12 May, is CHF 12). When a currency
 sits between two numbers (``1 €50,00``), it goes to the number it touches without a
 space; with spaces on both sides it goes to the left number, unless that number is a
 bare integer and the right one is not.
@@ -47,9 +50,15 @@ It never reports: bare integers (``1234``, ``2024``, postcodes, quantities,
 dates and digit runs (``31.12.2024``, ``2024-12-31``, ``12/31``, ``10:30``,
 ``2024-00123``, a day-month ``12.10.``); percentages (use `find_percentages`);
 integers with a leading zero (``0123,45``); ungrouped integer parts of more than 12
-digits; anything inside an IBAN or a phone number. Known limit: a space-grouped
+digits; integers inside an IBAN (``... 0130 00 EUR``) or a phone number (``+49 30 ...``,
+``Tel. ...``); ranges glued by a hyphen (``10,00-20,00``). Known limit: a space-grouped
 reading is greedy, so a quantity followed by a price in a table (``1 100,00``) reads
-as 1100.00, exactly as a French ``1 100,00`` must.
+as 1100.00, exactly as a French ``1 100,00`` must; pass only the cell text when the
+table layout is known.
+
+Speed: the search regex starts with a bare digit class (the engine skips to digits in
+C) and rejects dates, digit runs and leading zeros itself; what precedes a number is
+matched once, anchored, on the reversed line. No per-call tables are built.
 """
 
 from __future__ import annotations
@@ -97,6 +106,9 @@ _SYMBOL_CURRENCIES: dict[str, str] = {
     "฿": "THB",
 }
 _SYMBOL_CHARS = "".join(_SYMBOL_CURRENCIES)
+# Characters that may stand right before a number when a prefix is attached (besides
+# letters): spaces, signs, symbols, "$" of "US$", "." of "Fr.", "(".
+_PREFIX_LAST = frozenset(" \t\u00a0\u202f\u2009-+\u2212\u2013$.(" + _SYMBOL_CHARS)
 
 # ISO codes accepted (upper case only). ALL, TOP, CUP, MOP are left out on purpose:
 # they are ordinary words in upper-case text.
@@ -209,20 +221,31 @@ _WS = "[ \\t\\u00a0\\u202f\\u2009]"  # horizontal spaces seen in PDFs
 _WS_SET = frozenset(" \t\u00a0\u202f\u2009")
 _SIGN_CHARS = "\\-+\\u2212\\u2013"  # hyphen-minus, plus, minus sign, en dash
 _MINUS = frozenset("-\u2212\u2013")
-_SIGN_SET = frozenset("-+\u2212\u2013")
-_JOINERS = frozenset(".,'’:/-\u2013")  # glue digits into dates, ids, times
-_BAD_BEFORE = frozenset("0123456789_#№")
 _DIGIT = "[0-9Oo]"  # OCR reads 0 as O now and then
 
 # A number. Group separators: . , ' ’ space NBSP NNBSP thin-space; every group after the
 # first has exactly 3 digits and the same separator. Decimal mark . or , (not the group
 # separator), 1-6 digits; or ",-" / ".–" for whole amounts.
 _NUM_BODY = (
-    rf"(?P<int>[0-9]{_DIGIT}{{0,2}}(?P<g>[.,'’ \u00a0\u202f\u2009]){_DIGIT}{{3}}(?!{_DIGIT})"
+    rf"(?P<int>{_DIGIT}{{0,2}}(?P<g>[.,'’ \u00a0\u202f\u2009]){_DIGIT}{{3}}(?!{_DIGIT})"
     rf"(?:(?P=g){_DIGIT}{{3}}(?!{_DIGIT}))*"
-    rf"|[0-9]{_DIGIT}*)"
+    rf"|{_DIGIT}*)"
     rf"(?:(?!(?P=g))[.,](?P<dec>{_DIGIT}{{1,6}})(?!{_DIGIT})"
     r"|(?P<dsep2>[.,])(?P<dash>[-\u2013\u2014]{1,2})(?![\w-]))?"
+)
+# For searching, the regex itself skips what can never start an amount, so that Python
+# sees few candidates: a digit inside a digit run or after "#"/"_"; a digit after a
+# joiner that follows a digit ("31.12.2024" -> "12", "2024-12"); an integer part with a
+# leading zero ("0044"). The number is atomic, and must not be followed by a joiner and a
+# digit, so "31.12.2024" fails as a whole instead of yielding "31.1".
+_JOINER_CHARS = ".,'’:/\\-\u2013\u2212+"
+_FIND_NUM = (
+    r"(?P<first>[0-9])"
+    r"(?<![0-9_#№][0-9])"
+    rf"(?<![0-9][{_JOINER_CHARS}][0-9])"
+    r"(?:(?<=0)(?![0-9Oo])|(?<!0))"
+    rf"(?>{_NUM_BODY})"
+    r"(?![.,'’:/\-\u2013][0-9])"
 )
 _PCT_WORDS = (
     rf"%|(?i:prozent|procent|percent|per{_WS}?cent[o]?|pour{_WS}?cent|por{_WS}?ciento)"
@@ -232,7 +255,7 @@ _PCT_WORDS = (
 # minus, a currency token (any short word; checked against _ATTACHED afterwards), a
 # trailing minus after the currency. Searching for it scans for digits only.
 _AMOUNT_RX = re.compile(
-    _NUM_BODY + rf"(?:(?P<pct>{_WS}?(?:{_PCT_WORDS}))"
+    _FIND_NUM + rf"(?:(?P<pct>{_WS}?(?:{_PCT_WORDS}))"
     rf"|(?P<tm>[-\u2212](?!\w))?"
     rf"(?:(?P<sws>{_WS}{{0,2}})(?P<scur>[{_SYMBOL_CHARS}]|[^\W\d_]{{1,5}}[$.]?(?![^\W\d_])))?"
     rf"(?P<tm2>[-\u2212](?!\w))?)"
@@ -272,7 +295,7 @@ _PARSE_RX = re.compile(
     rf"(?:(?P<s1>[{_SIGN_CHARS}]){_PARSE_S})?"
     rf"(?:(?P<pcur>[{_SYMBOL_CHARS}]|[^\W\d_]{{1,5}}[$.]?){_PARSE_S})?"
     rf"(?:(?P<s2>[{_SIGN_CHARS}]){_PARSE_S})?"
-    rf"(?:{_NUM_BODY}|[.,](?P<ldec>{_DIGIT}{{1,6}}))"
+    rf"(?:(?P<first>[0-9]){_NUM_BODY}|[.,](?P<ldec>{_DIGIT}{{1,6}}))"
     r"(?P<tm>[-\u2212])?"
     rf"(?:{_PARSE_S}(?P<scur>[{_SYMBOL_CHARS}]|[^\W\d_]{{1,5}}[$.]?))?"
     rf"(?:{_PARSE_S}(?P<tm2>[-\u2212]))?"
@@ -429,7 +452,8 @@ def parse_amount(text: str, decimal_separator: str | None = None) -> Money | Non
     if ldec is not None:  # ".50"
         parsed: tuple[str, str, int] | None = ("0", ldec.translate(_O_TO_ZERO), 2)
     else:
-        int_raw, g, dec, dsep2 = m.group("int", "g", "dec", "dsep2")
+        first, int_raw, g, dec, dsep2 = m.group("first", "int", "g", "dec", "dsep2")
+        int_raw = first + int_raw
         parsed = _interpret(int_raw, g, dec, dsep2, decimal_separator)
     if parsed is None:
         return None
@@ -461,42 +485,42 @@ def find_amounts(text: str, decimal_separator: str | None = None) -> list[Money]
         if m is None:
             break
         ns = m.start()
-        int_raw, g, dec, dsep2, dash, pct, tm, sws, scur, tm2 = m.groups()
+        first, int_raw, g, dec, dsep2, dash, pct, tm, sws, scur, tm2 = m.groups()
+        int_raw = first + int_raw
         ne = ns + len(int_raw)
         if dec is not None:
             ne += len(dec) + 1
         elif dash is not None:
             ne += len(dash) + 1
         pos = ne
-
-        # ---- cheap rejections first: parts of dates, ids, digit runs, percentages
-        if ns:
-            p = text[ns - 1]
-            if p in _BAD_BEFORE:
-                continue
-            if ns >= 2 and (p in _JOINERS or p in _SIGN_SET) and text[ns - 2].isdigit():
-                continue
+        # (digit runs, dates, ids and leading zeros were already skipped by the regex)
         c = text[ne] if ne < n else " "
-        if c in _JOINERS and ne + 1 < n and text[ne + 1].isdigit():
-            continue
         if pct is not None:
             pos = m.end()
-            continue
-        if g is None and dash is None:
-            if dec is None:  # a bare integer
-                if (int_raw[0] == "0" and len(int_raw) > 1) or len(int_raw) > _MAX_INT_DIGITS:
-                    continue
-            elif c == "." and _looks_like_day_month(int_raw, dec):
-                continue  # "vom 12.10. bis"
-        parsed = _interpret(int_raw, g, dec, dsep2, decimal_separator)
-        if parsed is None:
-            continue
-        int_digits, dec_digits, kind = parsed
-        if int_digits[0] == "0" and len(int_digits) > 1:
             continue
         scur_ok, scur_iso, scur_keep = _NOT_CURRENCY if scur is None else _lookup(scur)
         if (c.isalnum() or c == "_") and (not scur_ok or tm is not None or sws):
             continue  # letters glued to the number: only a currency may be
+        if g is None and dash is None:
+            if dec is None:  # a bare integer: reported only with a currency (checked below)
+                if len(int_raw) > _MAX_INT_DIGITS:
+                    continue
+                if "O" in int_raw or "o" in int_raw:
+                    int_raw = int_raw.translate(_O_TO_ZERO)
+                int_digits, dec_digits, kind = int_raw, "", 0
+            else:  # the common "1234,56"
+                if c == "." and _looks_like_day_month(int_raw, dec):
+                    continue  # "vom 12.10. bis"
+                if "O" in int_raw or "o" in int_raw:
+                    int_raw = int_raw.translate(_O_TO_ZERO)
+                if "O" in dec or "o" in dec:
+                    dec = dec.translate(_O_TO_ZERO)
+                int_digits, dec_digits, kind = int_raw, dec, 2
+        else:
+            parsed = _interpret(int_raw, g, dec, dsep2, decimal_separator)
+            if parsed is None:
+                continue
+            int_digits, dec_digits, kind = parsed
 
         # ---- what stands before the number (matched right to left on the reversed text)
         start = ns
@@ -506,6 +530,17 @@ def find_amounts(text: str, decimal_separator: str | None = None) -> list[Money]
         currency: str | None = None
         open_at = -1
         if ns > floor:
+            # a sign sits at most 1 space, a currency at most 2 spaces before the number
+            p = text[ns - 1]
+            if p in _WS_SET:
+                look = ns >= 2 and (
+                    text[ns - 2] not in _WS_SET or (ns >= 3 and text[ns - 3] not in _WS_SET)
+                )
+            else:
+                look = p.isalpha() or p in _PREFIX_LAST
+        else:
+            look = False
+        if look:
             if not rev:
                 rev = text[::-1]
             rm = _REV_PREFIX_RX.match(rev, n - ns, n - floor)
@@ -539,6 +574,8 @@ def find_amounts(text: str, decimal_separator: str | None = None) -> list[Money]
                         negative = s2 is not None and s2 in _MINUS
                     else:
                         start, first, negative = ns, 0, False
+        if kind == 0 and not has_currency and not scur_ok:
+            continue
         if start:
             p = text[start - 1]
             if first == 0:
@@ -578,15 +615,10 @@ def find_amounts(text: str, decimal_separator: str | None = None) -> list[Money]
             cm = _CLOSE_RX.match(text, end)
             if cm is not None:
                 start, end, negative = open_at, cm.end(), True
-        out.append(
-            Money(
-                _make_value(int_digits, dec_digits, negative),
-                currency,
-                text[start:end],
-                start,
-                end,
-            )
-        )
+        value = Decimal(f"{int_digits}.{dec_digits}" if dec_digits else int_digits)
+        if negative and value:
+            value = -value
+        out.append(Money(value, currency, text[start:end], start, end))
         pos = floor = end
     if integers:
         # only integers can hide in an IBAN or a phone number ("... 0130 00 EUR")
@@ -655,29 +687,23 @@ def detect_decimal_separator(samples: Iterable[str]) -> str | None:
     votes = {",": 0, ".": 0}
     for sample in samples:
         pos = 0
-        n = len(sample)
         while True:
             m = _AMOUNT_RX.search(sample, pos)
             if m is None:
                 break
             ns = m.start()
-            int_raw, g, dec, dsep2, dash = m.group("int", "g", "dec", "dsep2", "dash")
+            first, int_raw, g, dec, dsep2, dash = m.group(
+                "first", "int", "g", "dec", "dsep2", "dash"
+            )
+            int_raw = first + int_raw
             ne = ns + len(int_raw)
             if dec is not None:
                 ne += len(dec) + 1
             elif dash is not None:
                 ne += len(dash) + 1
             pos = ne
-            if ns:
-                p = sample[ns - 1]
-                if (
-                    p.isalnum()
-                    or p in "_#"
-                    or (p in _JOINERS and ns >= 2 and sample[ns - 2].isdigit())
-                ):
-                    continue
-            if ne < n and sample[ne] in _JOINERS and ne + 1 < n and sample[ne + 1].isdigit():
-                continue
+            if ns and sample[ns - 1].isalpha():
+                continue  # "INV1001", "DE89"
             mark = sample[ns + len(int_raw)] if dec is not None else dsep2
             if mark is not None:
                 if g is not None and g == mark:

@@ -9,6 +9,7 @@ segments to the right of or below one another.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from statistics import median
@@ -102,7 +103,7 @@ class Layout:
         return [row for row in self.rows if row.page == page]
 
 
-def _tokens(words: list[Word]) -> list[Token]:
+def tokens_of(words: list[Word]) -> list[Token]:
     out: list[Token] = []
     for index, word in enumerate(words):
         for match in _RUN.finditer(word.text):
@@ -136,7 +137,7 @@ def _split_segments(words: list[Word]) -> list[list[Word]]:
     height = median(w.height for w in words)
     gap_limit = max(height * 0.9, 4.0)
     segments: list[list[Word]] = [[words[0]]]
-    for previous, word in zip(words, words[1:], strict=False):
+    for previous, word in itertools.pairwise(words):
         if word.x0 - previous.x1 > gap_limit:
             segments.append([word])
         else:
@@ -157,7 +158,7 @@ def build_layout(document: ParsedDocument) -> Layout:
             )
             for seg_words in _split_segments(row_words):
                 row.segments.append(
-                    Segment(page.number, row.index, seg_words, _tokens(seg_words))
+                    Segment(page.number, row.index, seg_words, tokens_of(seg_words))
                 )
             rows.append(row)
     return Layout(

@@ -268,7 +268,9 @@ def vendor_party(layout: Layout, hits: Sequence[_HitLike]) -> Party:
     best_key = max(totals, key=lambda k: totals[k])
     occurrences = [c for c in candidates if fold(c.name) == best_key]
     with_address = [c for c in occurrences if _address(c.address_lines)]
-    chosen = max(with_address or occurrences, key=lambda c: (len(_address(c.address_lines) or ""), c.score))
+    chosen = max(
+        with_address or occurrences, key=lambda c: (len(_address(c.address_lines) or ""), c.score)
+    )
     name = max(occurrences, key=lambda c: c.score).name
     confidence = min(0.95, 0.5 + 0.1 * totals[best_key])
     return Party(name.strip(" ,"), _address(chosen.address_lines), round(confidence, 2))

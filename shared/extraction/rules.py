@@ -112,7 +112,9 @@ class RulesExtractor:
             if date_found:
                 put(name, date_found[0], date_found[1])
         if "invoice_date" not in values:
-            dated = _date_beside_id(ctx)  # "Invoice No. 17 dated 3 May 2024", "Fattura n. 5 del ..."
+            dated = _date_beside_id(
+                ctx
+            )  # "Invoice No. 17 dated 3 May 2024", "Fattura n. 5 del ..."
             if dated:
                 put("invoice_date", dated, _BELOW)
         if "invoice_date" not in values:
@@ -126,9 +128,9 @@ class RulesExtractor:
 
         money: dict[str, tuple[Money, float]] = {}
         for name in _MONEY_FIELDS:
-            amount = _money_field(ctx, name)
-            if amount:
-                money[name] = amount
+            found_money = _money_field(ctx, name)
+            if found_money:
+                money[name] = found_money
         _reconcile_tax(ctx, money)
         for name, (amount, score) in money.items():
             value = abs(amount.value) if name == "total_discount" else amount.value
@@ -180,7 +182,7 @@ class RulesExtractor:
 
 def detect_language(layout: Layout) -> str | None:
     """The language whose labels and titles the document uses most."""
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = {}
     for segment in layout.segments:
         folded = segment.folded
         for start in range(len(folded)):
@@ -189,11 +191,11 @@ def detect_language(layout: Layout) -> str | None:
                 languages = LANGUAGE_MARKERS.get(key)
                 if languages and len(languages) < 6:
                     for language in languages:
-                        votes[language] += 1.0 / len(languages) * length
+                        votes[language] = votes.get(language, 0.0) + length / len(languages)
                     break
     if not votes:
         return None
-    return votes.most_common(1)[0][0]
+    return max(votes, key=lambda language: votes[language])
 
 
 def _date_samples(text: str) -> list[str]:
@@ -202,9 +204,7 @@ def _date_samples(text: str) -> list[str]:
 
 def _default_day_first(language: str | None, text: str) -> bool:
     """Without evidence, only US-style English documents are month-first."""
-    if language == "en" and ("$" in text or "USD" in text):
-        return False
-    return True
+    return not (language == "en" and ("$" in text or "USD" in text))
 
 
 _GENERIC_TOTALS = frozenset(
@@ -299,9 +299,7 @@ def _tail_segment(segment: Segment, token_index: int) -> Segment:
     """The part of a segment from the word holding `token_index` on."""
     word = segment.tokens[token_index].word
     tail = Segment(segment.page, segment.row, segment.words[word:])
-    tail.tokens = [
-        type(t)(t.text, t.word - word, t.end) for t in segment.tokens if t.word >= word
-    ]
+    tail.tokens = [type(t)(t.text, t.word - word, t.end) for t in segment.tokens if t.word >= word]
     return tail
 
 
@@ -501,7 +499,9 @@ def _reconcile_tax(ctx: Context, money: dict[str, tuple[Money, float]]) -> None:
 
 
 def _with_value(money: Money, value: Decimal) -> Money:
-    return Money(value=value, currency=money.currency, text=money.text, start=money.start, end=money.end)
+    return Money(
+        value=value, currency=money.currency, text=money.text, start=money.start, end=money.end
+    )
 
 
 def _currency(
@@ -579,9 +579,12 @@ def _tax_ids(
                     continue
                 if name_here == "customer_tax_id" and customer is None:
                     customer = (ids[0], candidate.confidence)
-                elif name_here == "vendor_tax_id" and vendor is None:
-                    if customer is None or ids[0] != customer[0]:
-                        vendor = (ids[0], candidate.confidence)
+                elif (
+                    name_here == "vendor_tax_id"
+                    and vendor is None
+                    and (customer is None or ids[0] != customer[0])
+                ):
+                    vendor = (ids[0], candidate.confidence)
                 break
     if vendor is None:
         for row in ctx.layout.rows:

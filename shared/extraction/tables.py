@@ -17,7 +17,7 @@ from shared.documents.parse import Word
 from shared.extraction.amounts import find_amounts, find_percentages
 from shared.extraction.dates import find_dates
 from shared.extraction.labels import COLUMN_LABELS, FIELD_LABELS, match_label
-from shared.extraction.layout import Layout, Row
+from shared.extraction.layout import Layout, Row, Token, tokens_of
 from shared.extraction.schema import LineItem
 from shared.extraction.text import fold
 
@@ -47,56 +47,52 @@ class Table:
     items: list[LineItem] = field(default_factory=list)
 
 
-def _row_tokens(row: Row) -> list[tuple[str, Word]]:
-    out: list[tuple[str, Word]] = []
-    for segment in row.segments:
-        for token in segment.tokens:
-            out.append((token.text, segment.words[token.word]))
-    return out
+def _word_tokens(word: Word) -> list[Token]:
+    return tokens_of([word])
+
+
+def _header_cells(row: Row) -> list[list[Word]]:
+    """Words of one header cell stand a word-space apart; cells stand further apart."""
+    word_space = 0.45 * row_height(row)
+    cells: list[list[Word]] = []
+    for word in row.words:
+        if cells and word.x0 - cells[-1][-1].x1 <= word_space:
+            cells[-1].append(word)
+        else:
+            cells.append([word])
+    return cells
 
 
 def header_columns(row: Row) -> list[Column] | None:
     """The columns of a table header row, or None when the row is not a header.
 
-    Words of one header cell stand a word-space apart ("Prix unit. HT"); cells stand
-    further apart. A label right after another label or an unknown word at word
-    distance is part of the same cell, so "Prix unit. HT" stays one unit-price column.
+    Each header cell ("Prix unit. HT", "Unit", "Line total") is one column, named by
+    the first column label in it; a label never spans two cells, so "Unit | Price"
+    stays two columns while "Unit Price" is one.
     """
-    toks = _row_tokens(row)
-    if len(toks) < 2:
+    cells = _header_cells(row)
+    if len(cells) < 2:
         return None
-    texts = tuple(t for t, _ in toks)
-    word_space = 0.45 * row_height(row)
     columns: list[Column] = []
-    loose: list[Word] = []  # unknown words waiting to see which cell they belong to
     unknown = 0
-    i = 0
-    while i < len(texts):
-        word = toks[i][1]
-        hit = match_label(texts, i, COLUMN_LABELS)
-        if hit is None:
-            if columns and 0 <= word.x0 - columns[-1].x1 <= word_space and not loose:
-                columns[-1].x1 = max(columns[-1].x1, word.x1)
-            else:
-                loose.append(word)
-            i += 1
+    for cell in cells:
+        texts: list[str] = []
+        for word in cell:
+            texts.extend(t.text for t in _word_tokens(word))
+        if not texts:
+            continue  # "#" and other bare symbols
+        name = None
+        for start in range(len(texts)):
+            hit = match_label(tuple(texts), start, COLUMN_LABELS)
+            if hit is not None:
+                name = hit[0].field
+                break
+        if name is None:
+            unknown += 1
             continue
-        label, n = hit
-        words = [w for _, w in toks[i : i + n]]
-        x0, x1 = min(w.x0 for w in words), max(w.x1 for w in words)
-        if loose and 0 <= x0 - loose[-1].x1 <= word_space:
-            x0 = min(w.x0 for w in loose)  # "Taux TVA": the cell starts at "Taux"
-            loose = []
-        unknown += len(loose)
-        loose = []
-        if columns and 0 <= x0 - columns[-1].x1 <= word_space:
-            columns[-1].x1 = x1
-        else:
-            columns.append(Column(label.field, x0, x1))
-        i += n
-    unknown += len(loose)
+        columns.append(Column(name, cell[0].x0, cell[-1].x1))
     names = {c.name for c in columns}
-    if len(columns) < 3 or unknown > 0.4 * len(texts):
+    if len(columns) < 3 or unknown > 0.34 * (len(columns) + unknown):
         return None
     if "description" not in names or not names & {"amount", "unit_price"}:
         return None
@@ -132,7 +128,9 @@ def _nearest_numeric(word: Word, columns: list[Column]) -> Column | None:
         if not _is_numeric_column(column):
             continue
         # Numbers are right-aligned, centred or left-aligned under their header.
-        distance = min(abs(word.x1 - column.x1), abs(centre - column.centre), abs(word.x0 - column.x0))
+        distance = min(
+            abs(word.x1 - column.x1), abs(centre - column.centre), abs(word.x0 - column.x0)
+        )
         if word.x1 >= column.x0 - 2 and word.x0 <= column.x1 + 2:
             distance = 0.0
         if best is None or distance < best[0]:
@@ -164,16 +162,18 @@ def _is_value_word(text: str) -> bool:
         stripped = stripped.replace(code, "")
     if text in _VALUE_WORDS:
         return True
-    return bool(stripped) and any(ch.isdigit() for ch in stripped) and not any(
-        ch.isalpha() for ch in stripped
+    return (
+        bool(stripped)
+        and any(ch.isdigit() for ch in stripped)
+        and not any(ch.isalpha() for ch in stripped)
     )
 
 
 def _under_text_header(word: Word, columns: list[Column]) -> bool:
     """A number right under a position or code header ("Nr.", "#") is no quantity."""
+    centre = (word.x0 + word.x1) / 2
     return any(
-        not _is_numeric_column(c) and c.name != "description" and word.x0 >= c.x0 - 3
-        and word.x1 <= c.x1 + 3
+        not _is_numeric_column(c) and c.name != "description" and c.x0 - 3 <= centre <= c.x1 + 3
         for c in columns
     )
 
@@ -231,7 +231,10 @@ def _cells(row: Row, columns: list[Column]) -> _Cells:
         if not all(cell_value):
             # Only the leading and trailing runs of values that stand in numeric columns
             # are cells; numbers in the middle belong to the text.
-            inside = [v and _inside_numeric_column(w, columns) for v, w in zip(cell_value, words, strict=True)]
+            inside = [
+                v and _inside_numeric_column(w, columns)
+                for v, w in zip(cell_value, words, strict=True)
+            ]
             lead = 0
             while lead < len(words) and inside[lead]:
                 lead += 1
@@ -267,7 +270,9 @@ def _item_from(cells: _Cells, decimal_separator: str | None) -> LineItem | None:
         amount = net
     if amount is None:
         return None
-    quantity = _quantity(cells.get("quantity"), decimal_separator) if "quantity" in cells.text else None
+    quantity = (
+        _quantity(cells.get("quantity"), decimal_separator) if "quantity" in cells.text else None
+    )
     percentages = find_percentages(cells.get("tax_rate"))
     tax_rate = percentages[0][0] if percentages else None
     if tax_rate is None and cells.get("tax_rate"):
@@ -354,5 +359,3 @@ def _is_carried_forward(row: Row) -> bool:
 def _flush(table: Table, cells: _Cells | None, decimal_separator: str | None) -> None:
     if cells is not None and (item := _item_from(cells, decimal_separator)) is not None:
         table.items.append(item)
-
-

@@ -86,7 +86,9 @@ def validate(
         warn(MISSING_TOTAL)
     if invoice.subtotal is not None and invoice.invoice_total is not None:
         expected = (
-            invoice.subtotal - (invoice.total_discount or Decimal(0)) + (invoice.total_tax or Decimal(0))
+            invoice.subtotal
+            - (invoice.total_discount or Decimal(0))
+            + (invoice.total_tax or Decimal(0))
         )
         parts = ["subtotal", "total_tax", "invoice_total", "total_discount"]
         if _close(expected, invoice.invoice_total):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import azure.functions as func
+from azure.functions.decorators.function_app import Function
 
 
 def test_function_app_registers_health_as_anonymous_get_route(
-    functions: dict[str, func.FunctionBuilder],
+    functions: dict[str, Function],
 ) -> None:
     # The raw bindings are the JSON the Functions host reads.
     bindings = [json.loads(raw) for raw in functions["health"].get_raw_bindings()]
@@ -19,7 +20,7 @@ def test_function_app_registers_health_as_anonymous_get_route(
 
 
 def test_health_returns_ok_json_without_touching_dependencies(
-    functions: dict[str, func.FunctionBuilder],
+    functions: dict[str, Function],
 ) -> None:
     handler = functions["health"].get_user_function()
     request = func.HttpRequest(method="GET", url="/api/health", body=b"")
