@@ -94,6 +94,9 @@ class Layout:
     rows: list[Row]
     page_heights: dict[int, float]
     page_widths: dict[int, float]
+    # Rows of the item table (header and items), set once tables are read, so that
+    # address blocks and free-text searches do not run into the table.
+    table_rows: set[int] = field(default_factory=set)
 
     @property
     def segments(self) -> list[Segment]:

@@ -50,6 +50,14 @@ _POSTCODE = re.compile(
     r"(\b\d{4,5}\b\s+\w|\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b|\b[A-Z]\d{2}\s?[A-Z\d]{4}\b|"
     r"\b\d{4}\s?[A-Z]{2}\b|\b[A-Z]{2}-?\d{4,5}\b)"
 )
+# Banks, registers and courts print names in footers too; none of them is the vendor.
+_NOT_A_NAME = re.compile(
+    r"\b(bank|banque|banco|banca|sparkasse|volksbank|raiffeisen|ing|bnp|paribas|crédit|credit|"
+    r"caisse|rabobank|abn|santander|bbva|caixabank|sabadell|intesa|unicredit|bpm|bper|hsbc|"
+    r"barclays|lloyds|natwest|commerzbank|postbank|belfius|kbc|rpm|rcs|hrb|hra|kvk|rea|"
+    r"amtsgericht|registergericht|registro|tribunal|entidad|iban|bic|swift)\b",
+    re.IGNORECASE,
+)
 _SEPARATORS = re.compile(r"\s*[·•|]\s*|\s{3,}")
 
 
@@ -130,7 +138,7 @@ def _block_below(layout: Layout, anchor: Segment, limit: int = 5) -> list[Segmen
     out: list[Segment] = []
     previous = anchor
     for row in layout.rows[anchor.row + 1 : anchor.row + 1 + limit * 2]:
-        if row.page != anchor.page:
+        if row.page != anchor.page or row.index in layout.table_rows:
             break
         if row.y0 - previous.y1 > 1.6 * max(previous.y1 - previous.y0, 6.0):
             break
@@ -302,7 +310,13 @@ def _vendor_candidates(
         for segment in row.segments:
             text = segment.text
             pieces = [p for p in _SEPARATORS.split(text) if p]
-            if len(pieces) >= 3 and _name_like(pieces[0]):
+            if _NOT_A_NAME.search(pieces[0]):
+                continue
+            if (
+                len(pieces) >= 3
+                and _name_like(pieces[0])
+                and any(_POSTCODE.search(p) for p in pieces[1:4])
+            ):
                 # A sender line: "ACME GmbH · Street 1 · 12345 City · VAT ..."
                 score = 2.0 + (1.0 if has_company_suffix(pieces[0]) else 0.0)
                 out.append(_Candidate(pieces[0], pieces[1:], score))

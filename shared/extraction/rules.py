@@ -38,7 +38,7 @@ _MONEY_FIELDS = (
     "previous_unpaid_balance",
 )  # fmt: skip
 _DATE_FIELDS = ("invoice_date", "due_date")
-_ID_FIELDS = ("invoice_id", "purchase_order", "customer_id")
+_ID_FIELDS = ("invoice_id", "purchase_order", "customer_id", "bank_account_number")
 
 # How sure a value is, by where it was found relative to its label.
 _SAME_SEGMENT = 0.92
@@ -88,6 +88,8 @@ class RulesExtractor:
         if day_first is None:
             day_first = _default_day_first(language, text)
         table = extract_tables(layout, decimal_separator)
+        if table is not None:
+            layout.table_rows = table.header_rows | table.item_rows
         hits = list(_label_hits(layout, table))
         ctx = Context(layout, language, decimal_separator, day_first, table, hits)
 
@@ -111,10 +113,13 @@ class RulesExtractor:
             date_found = _date(ctx, name)
             if date_found:
                 put(name, date_found[0], date_found[1])
+        if "due_date" not in values:
+            due = _due_sentence(ctx)  # "Please pay by 20-Jul-2024", "Zahlbar bis zum 7. März"
+            if due:
+                put("due_date", due, _UNLABELLED)
         if "invoice_date" not in values:
-            dated = _date_beside_id(
-                ctx
-            )  # "Invoice No. 17 dated 3 May 2024", "Fattura n. 5 del ..."
+            # "Invoice No. 17 dated 3 May 2024", "Fattura n. 5 del 11/01/2023"
+            dated = _date_beside_id(ctx)
             if dated:
                 put("invoice_date", dated, _BELOW)
         if "invoice_date" not in values:
@@ -132,6 +137,14 @@ class RulesExtractor:
             if found_money:
                 money[name] = found_money
         _reconcile_tax(ctx, money)
+        if (
+            "invoice_total" not in money
+            and "amount_due" in money
+            and not {"previous_unpaid_balance", "prepayment"} & {h.label.field for h in hits}
+        ):
+            # Nothing paid before and no older balance: what is due is the invoice total.
+            due, score = money["amount_due"]
+            money["invoice_total"] = (due, score - 0.1)
         for name, (amount, score) in money.items():
             value = abs(amount.value) if name == "total_discount" else amount.value
             put(name, value, score)
@@ -212,6 +225,14 @@ _GENERIC_TOTALS = frozenset(
 )
 
 
+def _colon_before(segment: Segment, token_index: int) -> bool:
+    """True when a colon ends the text just before token `token_index` ("Terms: Due on ...")."""
+    if token_index == 0:
+        return False
+    previous = segment.tokens[token_index - 1]
+    return ":" in segment.words[previous.word].text[previous.end :]
+
+
 def _segment_labels(segment: Segment) -> list[tuple[Label, int, int]]:
     """(label, first token, token count) for each label in a segment, chains merged.
 
@@ -228,7 +249,7 @@ def _segment_labels(segment: Segment) -> list[tuple[Label, int, int]]:
             start += 1
             continue
         label, length = hit
-        if found and found[-1][1] + found[-1][2] == start:
+        if found and found[-1][1] + found[-1][2] == start and not _colon_before(segment, start):
             if label.field in _BLOCK_FIELDS or (length == 1 and len(label.tokens[0]) <= 3):
                 start += 1  # "USt-ID: DE 123...": a short word after a label is its value
                 continue
@@ -386,11 +407,34 @@ _TERMS_DAYS_FIRST = re.compile(
 )
 
 
+_DEADLINE = re.compile(
+    r"\b(pay|paid|payable|due|überweisen|zahlen|zahlbar|fällig|betalen|betaald|voldoen|paiement|"
+    r"payer|régler|réglé|pagar|pago|pagado|pagare|pagamento|saldare|vencimiento|scadenza)\b",
+    re.IGNORECASE,
+)
+
+
+def _due_sentence(ctx: Context) -> Any:
+    """A due date stated in a sentence rather than a labelled field."""
+    for row in ctx.layout.rows:
+        if row.index in ctx.layout.table_rows or not _DEADLINE.search(row.text):
+            continue
+        dates = find_dates(row.text, day_first=ctx.day_first, language=ctx.language)
+        if len(dates) == 1:
+            return dates[0].value
+    return None
+
+
 def _terms_sentence(layout: Layout) -> tuple[str, float] | None:
     """Unlabelled payment terms: "Net 30", "Zahlbar innerhalb von 14 Tagen", "Pagamento a vista"."""
     for row in layout.rows:
+        if row.index in layout.table_rows:
+            continue
         for segment in row.segments:
             text = segment.text
+            labels = _segment_labels(segment)
+            if labels and labels[0][1] == 0 and labels[0][0].field in ("payment_terms", "ignore"):
+                text = segment.text_after_token(labels[0][2])  # "Forma de pago: ..."
             if len(text) > 80 or find_amounts(text):
                 continue
             if (_TERMS.search(text) or _TERMS_DAYS_FIRST.match(text)) and not find_dates(text):
