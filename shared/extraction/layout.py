@@ -117,22 +117,25 @@ def tokens_of(words: list[Word]) -> list[Token]:
 
 
 def _group_rows(words: tuple[Word, ...]) -> list[list[Word]]:
-    """Rows by vertical overlap: a word joins the row whose band covers its middle."""
-    rows: list[tuple[float, float, list[Word]]] = []
+    """Rows by vertical position: a word joins the row whose middle line is near its own.
+
+    Comparing middles (not boxes) keeps tightly spaced lines apart even when OCR
+    boxes of tall or descending glyphs overlap the next line.
+    """
+    rows: list[tuple[float, float, list[Word]]] = []  # (middle, height, words)
     for word in sorted(words, key=lambda w: (w.y0 + w.y1) / 2):
         middle = (word.y0 + word.y1) / 2
         if rows:
-            top, bottom, members = rows[-1]
-            if top <= middle <= bottom:
+            row_middle, row_height, members = rows[-1]
+            if abs(middle - row_middle) <= 0.4 * min(row_height, word.height) + 0.5:
                 members.append(word)
-                # The band follows the row's median so a tall glyph cannot swallow the next row.
                 rows[-1] = (
-                    median(w.y0 for w in members),
-                    median(w.y1 for w in members),
+                    median((w.y0 + w.y1) / 2 for w in members),
+                    median(w.height for w in members),
                     members,
                 )
                 continue
-        rows.append((word.y0, word.y1, [word]))
+        rows.append((middle, word.height, [word]))
     return [sorted(members, key=lambda w: w.x0) for _, _, members in rows]
 
 

@@ -19,8 +19,9 @@ from typing import Protocol
 
 from shared.extraction.amounts import find_amounts
 from shared.extraction.dates import find_dates
+from shared.extraction.hits import starts_with_label
 from shared.extraction.identifiers import find_ibans, find_vat_ids
-from shared.extraction.labels import FIELD_LABELS, TITLE_TOKENS, match_label
+from shared.extraction.labels import COLUMN_LABELS, FIELD_LABELS, TITLE_TOKENS, match_label
 from shared.extraction.layout import Layout, Segment
 from shared.extraction.text import fold, tokens
 
@@ -37,13 +38,13 @@ _COMPANY_SUFFIXES = frozenset(
 _COMPANY_SUFFIX_PHRASES = tuple(f" {s} " for s in _COMPANY_SUFFIXES if " " in s)
 _CONTACT = re.compile(
     r"(@|www\.|https?://|\b(tel|tél|tlf|phone|fax|fon|telefon|telefono|teléfono|telefoon|email|"
-    r"e-mail|mail|pec|mobile|mob|handy)\b)",
+    r"e-mail|mail|pec|mobile|mob|handy)\b|^[TFM](\.|:|\s)\s*[+(]?\d)",
     re.IGNORECASE,
 )
 # Lines that say who to address, not where: dropped from addresses.
 _ATTENTION = re.compile(
     r"^\s*(attn|attention|fao|z\.?\s?h(d)?\.?|zu handen|a l'attention|à l'attention|t\.?a\.?v\.?|"
-    r"a la atenci[oó]n|att\.?|alla c\.?a\.?|c\.a\.|ter attentie)\b",
+    r"a la atenci[oó]n|att\.?|alla c\.?a\.?|c\.a\.|ter attentie)(?![a-z])",
     re.IGNORECASE,
 )
 _POSTCODE = re.compile(
@@ -108,7 +109,7 @@ def _field_of(hit: _HitLike) -> str:
 
 
 def _is_label(segment: Segment) -> bool:
-    return match_label(segment.folded, 0, FIELD_LABELS) is not None
+    return starts_with_label(segment)
 
 
 def _is_title(segment: Segment) -> bool:
@@ -164,7 +165,8 @@ def _block_below(layout: Layout, anchor: Segment, limit: int = 5) -> list[Segmen
 
 def _address(lines: Sequence[str]) -> str | None:
     parts: list[str] = []
-    for line in lines:
+    pieces = [piece for line in lines for piece in _SEPARATORS.split(line) if piece.strip()]
+    for line in pieces:
         if (
             _CONTACT.search(line)
             or find_ibans(line)
@@ -307,6 +309,8 @@ def _vendor_candidates(
         in_header = row.page == 1 and row.y0 < page_height * 0.3
         if not (in_footer or in_header) or row.index in customer_rows:
             continue
+        if row.index in layout.table_rows:
+            continue
         for segment in row.segments:
             text = segment.text
             pieces = [p for p in _SEPARATORS.split(text) if p]
@@ -323,6 +327,8 @@ def _vendor_candidates(
                 continue
             if not _name_like(text) or _is_label(segment) or _is_title(segment):
                 continue
+            if match_label(segment.folded, 0, COLUMN_LABELS) is not None:
+                continue  # a table header cell ("Art.nr.") is nobody's name
             if fold(text) in customer_names:
                 continue
             score = 0.0
@@ -336,5 +342,7 @@ def _vendor_candidates(
             if score <= 0:
                 continue
             block = [s.text for s in _block_below(layout, segment)]
+            if any(_CONTACT.search(line) or find_vat_ids(line) for line in block):
+                score += 1.0  # a letterhead: name, address, phone, VAT number
             out.append(_Candidate(text, block, score))
     return out

@@ -26,8 +26,9 @@ from shared.extraction.amounts import (
     find_amounts,
 )
 from shared.extraction.dates import find_dates, infer_day_first
+from shared.extraction.hits import Hit, colon_after, label_hits, segment_labels, starts_with_label
 from shared.extraction.identifiers import find_bic, find_ibans, find_vat_ids, id_token
-from shared.extraction.labels import FIELD_LABELS, LANGUAGE_MARKERS, Label, match_label
+from shared.extraction.labels import LANGUAGE_MARKERS, TITLE_TOKENS
 from shared.extraction.layout import Layout, Row, Segment, build_layout
 from shared.extraction.parties import Party, customer_party, vendor_party
 from shared.extraction.schema import ExtractedInvoice
@@ -45,14 +46,6 @@ _SAME_SEGMENT = 0.92
 _RIGHT = 0.9
 _BELOW = 0.85
 _UNLABELLED = 0.6
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    label: Label
-    segment: Segment
-    tokens: int  # how many of the segment's tokens the label took
-    at_start: bool = True  # the label opens its segment (a mid-phrase match is weaker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +83,7 @@ class RulesExtractor:
         table = extract_tables(layout, decimal_separator)
         if table is not None:
             layout.table_rows = table.header_rows | table.item_rows
-        hits = list(_label_hits(layout, table))
+        hits = list(label_hits(layout, layout.table_rows))
         ctx = Context(layout, language, decimal_separator, day_first, table, hits)
 
         values: dict[str, Any] = {}
@@ -220,110 +213,6 @@ def _default_day_first(language: str | None, text: str) -> bool:
     return not (language == "en" and ("$" in text or "USD" in text))
 
 
-_GENERIC_TOTALS = frozenset(
-    {("total",), ("totale",), ("totaal",), ("summe",), ("gesamt",), ("somme",), ("suma",), ("sum",)}
-)
-
-
-def _colon_before(segment: Segment, token_index: int) -> bool:
-    """True when a colon ends the text just before token `token_index` ("Terms: Due on ...")."""
-    if token_index == 0:
-        return False
-    previous = segment.tokens[token_index - 1]
-    return ":" in segment.words[previous.word].text[previous.end :]
-
-
-def _segment_labels(segment: Segment) -> list[tuple[Label, int, int]]:
-    """(label, first token, token count) for each label in a segment, chains merged.
-
-    Two labels with no value between are one label: "Mehrwertsteuer gesamt" is tax,
-    and so is "Summe Umsatzsteuer", where a generic total word yields to the field
-    it qualifies. A label that runs on inside a word ("PO-59391") is part of a value.
-    """
-    folded = segment.folded
-    found: list[tuple[Label, int, int]] = []
-    start = 0
-    while start < len(folded):
-        hit = match_label(folded, start, FIELD_LABELS)
-        if hit is None or _ends_inside_word(segment, start + hit[1]):
-            start += 1
-            continue
-        label, length = hit
-        if found and found[-1][1] + found[-1][2] == start and not _colon_before(segment, start):
-            if label.field in _BLOCK_FIELDS or (length == 1 and len(label.tokens[0]) <= 3):
-                start += 1  # "USt-ID: DE 123...": a short word after a label is its value
-                continue
-            previous, first, count = found[-1]
-            if previous.tokens in _GENERIC_TOTALS and label.field in _MONEY_FIELDS:
-                previous = label
-            found[-1] = (previous, first, count + length)
-        else:
-            found.append((label, start, length))
-        start += length
-    return found
-
-
-def _label_hits(layout: Layout, table: Table | None) -> Iterator[Hit]:
-    skip_rows = set()
-    if table is not None:
-        skip_rows = table.header_rows | table.item_rows
-    for row in layout.rows:
-        if row.index in skip_rows:
-            continue
-        for segment in row.segments:
-            # A segment may hold "Label: value Label: value" when the gap is small.
-            for label, start, length in _segment_labels(segment):
-                if label.field in _BLOCK_FIELDS and not _plausible_block_label(
-                    segment, start, length
-                ):
-                    continue
-                if start == 0:
-                    yield Hit(label, segment, length)
-                elif _is_word_start(segment, start):
-                    yield Hit(label, _tail_segment(segment, start), length, at_start=False)
-
-
-def _ends_inside_word(segment: Segment, token_end: int) -> bool:
-    """True when the token before `token_end` is followed, in the same word, by more of it."""
-    if token_end <= 0 or token_end > len(segment.tokens):
-        return False
-    last = segment.tokens[token_end - 1]
-    rest = segment.words[last.word].text[last.end :]
-    return bool(rest) and (rest[0].isalnum() or (rest[0] in "-/_" and rest[1:2].isalnum()))
-
-
-_BLOCK_FIELDS = frozenset({"customer_block", "vendor_block", "ship_to"})
-
-
-def _plausible_block_label(segment: Segment, start: int, length: int) -> bool:
-    """Short block labels ("To", "An", "De", "Da") are common words inside names and
-    addresses ("Esposito & De Luca"); they count only opening a segment, and then
-    only alone or followed by a colon."""
-    if start != 0:
-        return False
-    label_text = "".join(t.text for t in segment.tokens[:length])
-    if length > 1 or len(label_text) > 4:
-        return True
-    if length == len(segment.tokens):
-        return True
-    last = segment.tokens[length - 1]
-    return segment.words[last.word].text[last.end :].lstrip().startswith(":")
-
-
-def _is_word_start(segment: Segment, token_index: int) -> bool:
-    if token_index == 0:
-        return True
-    return segment.tokens[token_index].word != segment.tokens[token_index - 1].word
-
-
-def _tail_segment(segment: Segment, token_index: int) -> Segment:
-    """The part of a segment from the word holding `token_index` on."""
-    word = segment.tokens[token_index].word
-    tail = Segment(segment.page, segment.row, segment.words[word:])
-    tail.tokens = [type(t)(t.text, t.word - word, t.end) for t in segment.tokens if t.word >= word]
-    return tail
-
-
 def _hits(ctx: Context, name: str) -> list[Hit]:
     """Hits for a field, labels that open their segment first ("Zu Rechnung Nr." is weaker)."""
     found = [hit for hit in ctx.hits if hit.label.field == name]
@@ -344,16 +233,11 @@ def _candidates(ctx: Context, hit: Hit) -> Iterator[Candidate]:
     right = [s for s in row.segments if s.x0 > segment.x1 + 1]
     if right:
         right.sort(key=lambda s: s.x0)
-        if not _starts_with_label(right[0]):
+        if not starts_with_label(right[0]):
             yield Candidate(right[0].text, _RIGHT, right[0])
     below = _segment_below(ctx, segment)
-    if below is not None and not _starts_with_label(below):
+    if below is not None and not starts_with_label(below):
         yield Candidate(below.text, _BELOW, below)
-
-
-def _starts_with_label(segment: Segment) -> bool:
-    labels = _segment_labels(segment)
-    return bool(labels) and labels[0][1] == 0
 
 
 def _segment_below(ctx: Context, segment: Segment) -> Segment | None:
@@ -432,7 +316,7 @@ def _terms_sentence(layout: Layout) -> tuple[str, float] | None:
             continue
         for segment in row.segments:
             text = segment.text
-            labels = _segment_labels(segment)
+            labels = segment_labels(segment)
             if labels and labels[0][1] == 0 and labels[0][0].field in ("payment_terms", "ignore"):
                 text = segment.text_after_token(labels[0][2])  # "Forma de pago: ..."
             if len(text) > 80 or find_amounts(text):
@@ -443,8 +327,6 @@ def _terms_sentence(layout: Layout) -> tuple[str, float] | None:
 
 
 def _id_after_title(layout: Layout) -> str | None:
-    from shared.extraction.labels import TITLE_TOKENS
-
     for row in layout.rows[:40]:
         for segment in row.segments:
             folded = segment.folded
@@ -503,7 +385,7 @@ def _money_candidates(ctx: Context, hit: Hit) -> Iterator[tuple[Money, float]]:
     # The value of a totals line is its right-most amount ("VAT 19 % of 100.00   19.00").
     same_row = [segment.text_after_token(hit.tokens)]
     for right in sorted((s for s in row.segments if s.x0 > segment.x1 + 1), key=lambda s: s.x0):
-        if _starts_with_label(right):
+        if starts_with_label(right):
             break  # the next label's value is not ours
         same_row.append(right.text)
     amounts = find_amounts("   ".join(same_row), ctx.decimal_separator)
@@ -568,22 +450,13 @@ def _text_field(ctx: Context, name: str) -> tuple[str, float] | None:
                 candidate.segment is hit.segment
                 and hit.tokens == 1
                 and len(hit.label.tokens[0]) <= 9
-                and not _colon_after(hit)
+                and not colon_after(hit)
             ):
                 # "Pagamento a vista": without a colon the label word is part of the phrase.
                 value = hit.segment.text.strip(" .:")
             if len(value) >= 2:
                 return value, candidate.confidence
     return None
-
-
-def _colon_after(hit: Hit) -> bool:
-    last = hit.segment.tokens[hit.tokens - 1]
-    after = hit.segment.words[last.word].text[last.end :]
-    if after.strip():
-        return ":" in after
-    following = hit.segment.words[last.word + 1 : last.word + 2]
-    return bool(following) and following[0].text.startswith(":")
 
 
 def _swift(ctx: Context) -> tuple[str, float] | None:
