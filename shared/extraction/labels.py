@@ -1063,6 +1063,9 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "Einh",
         "Unid",
         "Unit of measure",
+        "EH",
+        "Einh.",
+        "VE",
         "Mengeneinheit",
     ),
     "unit_price": (

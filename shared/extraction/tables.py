@@ -80,7 +80,9 @@ def header_columns(row: Row) -> list[Column] | None:
         for word in cell:
             texts.extend(t.text for t in _word_tokens(word))
         if not texts:
-            continue  # "#" and other bare symbols
+            if "".join(w.text for w in cell) in ("#", "№", "N°", "Nº"):
+                columns.append(Column("position", cell[0].x0, cell[-1].x1))
+            continue  # other bare symbols
         name = None
         for start in range(len(texts)):
             hit = match_label(tuple(texts), start, COLUMN_LABELS)
@@ -225,8 +227,9 @@ def _cells(row: Row, columns: list[Column]) -> _Cells:
     are numbers of numeric columns.
     """
     cells = _Cells()
+    left_edge = min(c.x0 for c in columns)
     for segment in row.segments:
-        words = segment.words
+        words = _join_grouped_numbers(segment.words, row_height(row))
         cell_value = [_is_value_word(w.text) for w in words]
         if not all(cell_value):
             # Only the leading and trailing runs of values that stand in numeric columns
@@ -243,6 +246,8 @@ def _cells(row: Row, columns: list[Column]) -> _Cells:
                 trail -= 1
             cell_value = [i < lead or i >= trail for i in range(len(words))]
         for word, is_value in zip(words, cell_value, strict=True):
+            if is_value and word.x1 < left_edge - 2:
+                continue  # a row number in an unlabelled margin column
             column = None
             if is_value and not _under_text_header(word, columns):
                 column = _nearest_numeric(word, columns)
@@ -251,6 +256,32 @@ def _cells(row: Row, columns: list[Column]) -> _Cells:
             elif not (is_value and word.text in _VALUE_WORDS):
                 cells.add(_text_column(word, columns), word.text)
     return cells
+
+
+def _join_grouped_numbers(words: list[Word], height: float) -> list[Word]:
+    """Rejoin numbers whose digit groups the text layer split ("2 168,94", "€ 5 067,00")."""
+    out: list[Word] = []
+    for word in words:
+        if out:
+            previous = out[-1]
+            close = word.x0 - previous.x1 <= 0.45 * height
+            groups_digits = (
+                previous.text.lstrip("-−(€$£").isdigit()
+                and len(previous.text.lstrip("-−(€$£")) <= 3
+                and word.text[:3].isdigit()
+                and (len(word.text) == 3 or not word.text[3:4].isdigit())
+            )
+            if close and groups_digits:
+                out[-1] = Word(
+                    previous.x0,
+                    min(previous.y0, word.y0),
+                    word.x1,
+                    max(previous.y1, word.y1),
+                    f"{previous.text} {word.text}",
+                )
+                continue
+        out.append(word)
+    return out
 
 
 def _is_stop_row(row: Row) -> bool:
@@ -336,6 +367,7 @@ def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | Non
             and row.page == last_item_row.page
             and row.y0 - last_item_row.y1 < 1.2 * row_height(last_item_row)
             and not find_amounts(row.text, decimal_separator)
+            and _starts_under_description(row, pending, columns)
         ):
             # A wrapped description: the text continues under the item's description.
             for value in cells.text.get("description", []):
@@ -345,6 +377,14 @@ def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | Non
     if table is not None:
         _flush(table, pending, decimal_separator)
     return table
+
+
+def _starts_under_description(row: Row, pending: _Cells, columns: list[Column]) -> bool:
+    """A wrapped description line starts where descriptions start; a footer does not."""
+    description = next((c for c in columns if c.name == "description"), None)
+    if description is None or not row.words:
+        return False
+    return abs(row.words[0].x0 - description.x0) <= max(12.0, row_height(row))
 
 
 def _is_carried_forward(row: Row) -> bool:

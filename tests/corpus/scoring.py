@@ -3,7 +3,8 @@
 A field counts as a true positive when predicted and equal to the truth, a false
 positive when predicted but absent or different, a false negative when in the
 truth but missing or different (so a wrong value costs both). Line items are
-compared position by position as `line_items.<field>`.
+paired in order by equal amount or description (a longest common subsequence,
+so one missed row costs that row only) and compared as `line_items.<field>`.
 """
 
 from __future__ import annotations
@@ -85,6 +86,48 @@ def _compare(report: Report, doc: str, name: str, truth: Any, predicted: Any) ->
     report.errors.append((doc, name, truth, predicted))
 
 
+def _same_item(truth: Mapping[str, Any], predicted: Mapping[str, Any]) -> bool:
+    amount = normalise("amount", truth.get("amount"))
+    if amount is not None and amount == normalise("amount", predicted.get("amount")):
+        return True
+    description = normalise("description", truth.get("description"))
+    return description is not None and description == normalise(
+        "description", predicted.get("description")
+    )
+
+
+def align_items(
+    truth: list[Mapping[str, Any]], predicted: list[Mapping[str, Any]]
+) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """Pair items in order (longest common subsequence), so one missed row costs one row.
+
+    Unpaired items come back paired with an empty mapping.
+    """
+    n, m = len(truth), len(predicted)
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            if _same_item(truth[i], predicted[j]):
+                best[i][j] = best[i + 1][j + 1] + 1
+            else:
+                best[i][j] = max(best[i + 1][j], best[i][j + 1])
+    pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    i = j = 0
+    while i < n and j < m:
+        if _same_item(truth[i], predicted[j]) and best[i][j] == best[i + 1][j + 1] + 1:
+            pairs.append((truth[i], predicted[j]))
+            i, j = i + 1, j + 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            pairs.append((truth[i], {}))
+            i += 1
+        else:
+            pairs.append(({}, predicted[j]))
+            j += 1
+    pairs.extend((item, {}) for item in truth[i:])
+    pairs.extend(({}, item) for item in predicted[j:])
+    return pairs
+
+
 def score_documents(pairs: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]]]) -> Report:
     """`pairs` yields (document id, truth, prediction) with the CLI's JSON shapes."""
     report = Report()
@@ -94,16 +137,13 @@ def score_documents(pairs: Iterable[tuple[str, Mapping[str, Any], Mapping[str, A
                 _compare(report, doc, name, truth.get(name), predicted.get(name))
         truth_items = list(truth.get("line_items", []))
         predicted_items = list(predicted.get("line_items", []))
-        for index in range(max(len(truth_items), len(predicted_items))):
-            t_item = truth_items[index] if index < len(truth_items) else {}
-            p_item = predicted_items[index] if index < len(predicted_items) else {}
+        for t_item, p_item in align_items(truth_items, predicted_items):
             for name in SCORED_LINE_FIELDS:
                 assert name in LINE_ITEM_FIELDS
                 if name in t_item:
                     _compare(report, doc, f"line_items.{name}", t_item.get(name), p_item.get(name))
-                elif name in p_item and t_item:
-                    # The document shows no such column; predicting one is not wrong to score.
-                    continue
-                elif name in p_item:
+                elif name in p_item and not t_item:
+                    # A predicted item matching no printed item: every value is wrong.
                     _compare(report, doc, f"line_items.{name}", None, p_item.get(name))
+                # A value for a column the document does not show is not scored.
     return report
