@@ -29,7 +29,7 @@ class IntakeLimits:
 @dataclass(frozen=True)
 class OcrSettings:
     # Languages Tesseract loads; more languages cost time on every page.
-    languages: str = "eng+deu+fra+nld+spa+ita"
+    languages: str = "eng+deu+fra"
     dpi: int = 300
     # A page with fewer extractable characters than this is treated as a scan.
     min_text_chars: int = 20

@@ -8,6 +8,7 @@ with a reason code; it never stops the other documents of a batch.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +21,9 @@ from shared.extraction.rules import RulesExtractor
 from shared.extraction.schema import ExtractedInvoice
 from shared.extraction.validation import validate
 from shared.progress import NullReporter, ProgressEvent, ProgressReporter
+
+
+log = logging.getLogger(__name__)
 
 
 class Extractor(Protocol):
@@ -68,6 +72,20 @@ def extract_document(
             document.media_type.value,
             error_code=exc.code,
             error_message=exc.message,
+            timings=timings,
+        )
+    except Exception:
+        # A bug must cost one document, never the batch; the traceback goes to the log
+        # (it names code, not document contents), the caller gets a stable code.
+        log.exception(
+            "extraction crashed on document %s (sha256 %s)", document.name, document.sha256
+        )
+        return DocumentResult(
+            document.name,
+            document.sha256,
+            document.media_type.value,
+            error_code="internal_error",
+            error_message="An unexpected error stopped the extraction of this document.",
             timings=timings,
         )
     return DocumentResult(

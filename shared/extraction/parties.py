@@ -313,8 +313,8 @@ def _vendor_candidates(
             continue
         for segment in row.segments:
             text = segment.text
-            pieces = [p for p in _SEPARATORS.split(text) if p]
-            if _NOT_A_NAME.search(pieces[0]):
+            pieces = [p for p in _SEPARATORS.split(text) if p.strip()]
+            if not pieces or _NOT_A_NAME.search(pieces[0]):
                 continue
             if (
                 len(pieces) >= 3
