@@ -22,7 +22,6 @@ from shared.extraction.schema import ExtractedInvoice
 from shared.extraction.validation import validate
 from shared.progress import NullReporter, ProgressEvent, ProgressReporter
 
-
 log = logging.getLogger(__name__)
 
 

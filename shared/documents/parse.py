@@ -100,8 +100,29 @@ def skew_slope(raw_words: list[tuple[Any, ...]]) -> float:
     return slopes[len(slopes) // 2]
 
 
-def _words(page: Any, textpage: Any | None, *, deskew: bool) -> tuple[Word, ...]:
-    raw = [w for w in page.get_text("words", textpage=textpage) if str(w[4]).strip()]
+def _raw_words(page: Any, textpage: Any) -> list[tuple[Any, ...]]:
+    return [w for w in page.get_text("words", textpage=textpage) if str(w[4]).strip()]
+
+
+def _text(raw: list[tuple[Any, ...]]) -> str:
+    """The page text in MuPDF's reading order: one line per (block, line) of words.
+
+    Built from the words already extracted; asking MuPDF for sorted text again
+    costs more than the whole rules extraction.
+    """
+    lines: list[str] = []
+    current: tuple[int, int] | None = None
+    for w in raw:
+        key = (int(w[5]), int(w[6]))
+        if key != current:
+            lines.append(str(w[4]))
+            current = key
+        else:
+            lines[-1] += " " + str(w[4])
+    return "\n".join(lines)
+
+
+def _words(raw: list[tuple[Any, ...]], *, deskew: bool) -> tuple[Word, ...]:
     slope = skew_slope(raw) if deskew else 0.0
     if abs(slope) < 0.002:  # about 0.1 degree: not worth moving anything
         words = [Word(float(w[0]), float(w[1]), float(w[2]), float(w[3]), str(w[4])) for w in raw]
@@ -137,21 +158,21 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
     pages: list[Page] = []
     with doc:
         for index, page in enumerate(doc):
-            textpage = None
+            raw = [] if from_image else _raw_words(page, page.get_textpage())
+            text = _text(raw)
             # A page without text and without images is blank: OCR would find nothing.
             ocr = from_image or (
-                not has_usable_text(page.get_text("text"), settings.min_text_chars)
-                and bool(page.get_images())
+                not has_usable_text(text, settings.min_text_chars) and bool(page.get_images())
             )
             if ocr:
                 try:
-                    textpage = ocr_page(page, settings, image_page=from_image)
+                    raw = _raw_words(page, ocr_page(page, settings, image_page=from_image))
                 except Exception as exc:
                     raise ExtractionFailed(
                         f"OCR failed on page {index + 1}: {exc}", code="ocr_failed"
                     ) from exc
-            words = _words(page, textpage, deskew=ocr)
-            text = page.get_text("text", textpage=textpage, sort=True)
+                text = _text(raw)
+            words = _words(raw, deskew=ocr)
             pages.append(
                 Page(
                     number=index + 1,

@@ -12,12 +12,17 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from statistics import median
 
 from shared.documents.parse import ParsedDocument, Word
 from shared.extraction.text import fold
 
 _RUN = re.compile(r"[^\W_]+")
+
+
+def middle_value(values: list[float]) -> float:
+    """The median of a non-empty list (statistics.median is slow on a hot path)."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 @dataclass(slots=True)
@@ -52,7 +57,7 @@ class Segment:
 
     @property
     def height(self) -> float:
-        return median(w.height for w in self.words)
+        return middle_value([w.height for w in self.words])
 
     @property
     def text(self) -> str:
@@ -129,9 +134,11 @@ def _group_rows(words: tuple[Word, ...]) -> list[list[Word]]:
             row_middle, row_height, members = rows[-1]
             if abs(middle - row_middle) <= 0.4 * min(row_height, word.height) + 0.5:
                 members.append(word)
+                # Running means: a row's line moves little as words join it.
+                n = len(members)
                 rows[-1] = (
-                    median((w.y0 + w.y1) / 2 for w in members),
-                    median(w.height for w in members),
+                    row_middle + (middle - row_middle) / n,
+                    row_height + (word.height - row_height) / n,
                     members,
                 )
                 continue
@@ -140,7 +147,7 @@ def _group_rows(words: tuple[Word, ...]) -> list[list[Word]]:
 
 
 def _split_segments(words: list[Word]) -> list[list[Word]]:
-    height = median(w.height for w in words)
+    height = middle_value([w.height for w in words])
     gap_limit = max(height * 0.9, 4.0)
     segments: list[list[Word]] = [[words[0]]]
     for previous, word in itertools.pairwise(words):

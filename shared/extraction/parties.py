@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import median
 from typing import Protocol
 
 from shared.extraction.amounts import find_amounts
@@ -22,7 +21,7 @@ from shared.extraction.dates import find_dates
 from shared.extraction.hits import starts_with_label
 from shared.extraction.identifiers import find_ibans, find_vat_ids
 from shared.extraction.labels import COLUMN_LABELS, FIELD_LABELS, TITLE_TOKENS, match_label
-from shared.extraction.layout import Layout, Segment
+from shared.extraction.layout import Layout, Segment, middle_value
 from shared.extraction.text import fold, tokens
 
 _COMPANY_SUFFIXES = frozenset(
@@ -292,7 +291,7 @@ def _vendor_candidates(
     out: list[_Candidate] = []
     first_page = [row for row in layout.rows if row.page == 1]
     heights = [w.height for row in first_page for w in row.words]
-    typical = median(heights) if heights else 10.0
+    typical = middle_value(heights) if heights else 10.0
     customer_names: set[str] = set()
     for hit in hits:
         if _field_of(hit) == "account_holder":

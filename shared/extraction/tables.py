@@ -70,8 +70,10 @@ def header_columns(row: Row) -> list[Column] | None:
     the first column label in it; a label never spans two cells, so "Unit | Price"
     stays two columns while "Unit Price" is one.
     """
+    if len(row.words) < 3:
+        return None
     cells = _header_cells(row)
-    if len(cells) < 2:
+    if len(cells) < 3:
         return None
     columns: list[Column] = []
     unknown = 0

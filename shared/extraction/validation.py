@@ -44,11 +44,19 @@ def _close(a: Decimal, b: Decimal) -> bool:
 
 
 def amounts_in_text(text: str) -> set[Decimal]:
-    """Every amount printed in the text, by absolute value, under either separator."""
+    """Every amount printed in the text, by absolute value.
+
+    "1.234" is 1234 in one locale and 1.234 in another; both readings count,
+    since this only asks whether a value was printed at all.
+    """
     values: set[Decimal] = set()
-    for separator in (None, ",", "."):
-        for money in find_amounts(text, separator):
-            values.add(abs(money.value))
+    for money in find_amounts(text):
+        values.add(abs(money.value))
+        digits = money.text.strip("-−+()€$£ ").replace("\u00a0", "")
+        if len(digits) > 4 and digits[-4] in ",." and digits[-3:].isdigit():
+            values.add(
+                abs(money.value) / 1000 if abs(money.value) >= 1000 else abs(money.value) * 1000
+            )
     return values
 
 
