@@ -10,10 +10,12 @@ the README ("OCR engine"). The language models ship with the app in
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from shared.config import OcrSettings
+from shared.errors import ExtractionFailed
 
 TESSDATA_DIR = Path(__file__).resolve().parent / "tessdata"
 
@@ -23,8 +25,9 @@ TESSDATA_DIR = Path(__file__).resolve().parent / "tessdata"
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
-def available_languages() -> set[str]:
-    return {path.stem for path in TESSDATA_DIR.glob("*.traineddata")}
+@lru_cache(maxsize=1)
+def available_languages() -> frozenset[str]:
+    return frozenset(path.stem for path in TESSDATA_DIR.glob("*.traineddata"))
 
 
 def ocr_dpi_for(page: Any, settings: OcrSettings) -> int:
@@ -44,6 +47,12 @@ def ocr_dpi_for(page: Any, settings: OcrSettings) -> int:
 
 def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
     """OCR one page; image pages are rasterised at their native density."""
+    missing = set(settings.languages.split("+")) - available_languages()
+    if missing:
+        raise ExtractionFailed(
+            f"OCR language model(s) not shipped: {', '.join(sorted(missing))}",
+            code="ocr_unavailable",
+        )
     dpi = ocr_dpi_for(page, settings) if image_page else settings.dpi
     return page.get_textpage_ocr(
         language=settings.languages, dpi=dpi, full=True, tessdata=str(TESSDATA_DIR)

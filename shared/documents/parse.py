@@ -167,6 +167,8 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
             if ocr:
                 try:
                     raw = _raw_words(page, ocr_page(page, settings, image_page=from_image))
+                except ExtractionFailed:
+                    raise
                 except Exception as exc:
                     raise ExtractionFailed(
                         f"OCR failed on page {index + 1}: {exc}", code="ocr_failed"

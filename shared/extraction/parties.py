@@ -14,11 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from shared.extraction.amounts import find_amounts
 from shared.extraction.dates import find_dates
-from shared.extraction.hits import starts_with_label
+from shared.extraction.hits import Hit, starts_with_label
 from shared.extraction.identifiers import find_ibans, find_vat_ids
 from shared.extraction.labels import COLUMN_LABELS, FIELD_LABELS, TITLE_TOKENS, match_label
 from shared.extraction.layout import Layout, Segment, middle_value
@@ -61,17 +60,6 @@ _NOT_A_NAME = re.compile(
 _SEPARATORS = re.compile(r"\s*[·•|]\s*|\s{3,}")
 
 
-class _HitLike(Protocol):
-    @property
-    def label(self) -> object: ...
-
-    @property
-    def segment(self) -> Segment: ...
-
-    @property
-    def tokens(self) -> int: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Party:
     name: str | None = None
@@ -103,8 +91,8 @@ def has_company_suffix(text: str) -> bool:
     return any(phrase in joined for phrase in _COMPANY_SUFFIX_PHRASES)
 
 
-def _field_of(hit: _HitLike) -> str:
-    return str(getattr(hit.label, "field", ""))
+def _field_of(hit: Hit) -> str:
+    return hit.label.field
 
 
 def _is_label(segment: Segment) -> bool:
@@ -200,7 +188,7 @@ def _party_from_block(
 # --- customer ------------------------------------------------------------------------------
 
 
-def customer_party(layout: Layout, hits: Sequence[_HitLike], vendor_name: str | None) -> Party:
+def customer_party(layout: Layout, hits: Sequence[Hit], vendor_name: str | None) -> Party:
     for hit in hits:
         if _field_of(hit) != "customer_block":
             continue
@@ -252,7 +240,7 @@ class _Candidate:
     score: float
 
 
-def vendor_party(layout: Layout, hits: Sequence[_HitLike]) -> Party:
+def vendor_party(layout: Layout, hits: Sequence[Hit]) -> Party:
     for hit in hits:
         if _field_of(hit) != "vendor_block":
             continue
@@ -286,7 +274,7 @@ def vendor_party(layout: Layout, hits: Sequence[_HitLike]) -> Party:
 
 
 def _vendor_candidates(
-    layout: Layout, hits: Sequence[_HitLike], customer_rows: set[int]
+    layout: Layout, hits: Sequence[Hit], customer_rows: set[int]
 ) -> list[_Candidate]:
     out: list[_Candidate] = []
     first_page = [row for row in layout.rows if row.page == 1]

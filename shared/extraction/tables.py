@@ -369,7 +369,7 @@ def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | Non
             and row.page == last_item_row.page
             and row.y0 - last_item_row.y1 < 1.2 * row_height(last_item_row)
             and not find_amounts(row.text, decimal_separator)
-            and _starts_under_description(row, pending, columns)
+            and _starts_under_description(row, columns)
         ):
             # A wrapped description: the text continues under the item's description.
             for value in cells.text.get("description", []):
@@ -381,7 +381,7 @@ def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | Non
     return table
 
 
-def _starts_under_description(row: Row, pending: _Cells, columns: list[Column]) -> bool:
+def _starts_under_description(row: Row, columns: list[Column]) -> bool:
     """A wrapped description line starts where descriptions start; a footer does not."""
     description = next((c for c in columns if c.name == "description"), None)
     if description is None or not row.words:
