@@ -148,7 +148,10 @@ def _group_rows(words: tuple[Word, ...]) -> list[list[Word]]:
 
 def _split_segments(words: list[Word]) -> list[list[Word]]:
     height = middle_value([w.height for w in words])
-    gap_limit = max(height * 0.9, 4.0)
+    # OCR boxes hug the glyphs, so box height understates the type size of big text;
+    # the width of a character keeps word spaces in large type from splitting phrases.
+    char_width = middle_value([(w.x1 - w.x0) / max(len(w.text), 1) for w in words])
+    gap_limit = max(height * 0.9, char_width * 1.6, 4.0)
     segments: list[list[Word]] = [[words[0]]]
     for previous, word in itertools.pairwise(words):
         if word.x0 - previous.x1 > gap_limit:

@@ -230,11 +230,13 @@ def _candidates(ctx: Context, hit: Hit) -> Iterator[Candidate]:
     if rest:
         yield Candidate(rest, _SAME_SEGMENT, segment)
     row = _row(ctx, segment)
-    right = [s for s in row.segments if s.x0 > segment.x1 + 1]
-    if right:
-        right.sort(key=lambda s: s.x0)
-        if not starts_with_label(right[0]):
-            yield Candidate(right[0].text, _RIGHT, right[0])
+    # Dot leaders and stray colons between a label and its value are not the value.
+    right = sorted(
+        (s for s in row.segments if s.x0 > segment.x1 + 1 and any(ch.isalnum() for ch in s.text)),
+        key=lambda s: s.x0,
+    )
+    if right and not starts_with_label(right[0]):
+        yield Candidate(right[0].text, _RIGHT, right[0])
     below = _segment_below(ctx, segment)
     if below is not None and not starts_with_label(below):
         yield Candidate(below.text, _BELOW, below)
