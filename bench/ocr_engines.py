@@ -1,5 +1,6 @@
 """OCR engine comparison on generated scans: word accuracy and seconds per page.
 
+    .venv/bin/pip install -r bench/requirements.txt
     .venv/bin/python -m bench.ocr_engines [--count 12] [--seed 7]
 
 For each scan of the generated corpus, the text layer of the matching clean PDF

@@ -118,7 +118,9 @@ def _is_address_line(text: str) -> bool:
 def _name_like(text: str) -> bool:
     letters = sum(ch.isalpha() for ch in text)
     digits = sum(ch.isdigit() for ch in text)
-    return letters >= 3 and digits <= letters / 3 and _is_address_line(text)
+    # OCR noise from logos ("a ae ee") has no word of three letters.
+    has_word = any(sum(ch.isalpha() for ch in word) >= 3 for word in text.split())
+    return has_word and letters >= 3 and digits <= letters / 3 and _is_address_line(text)
 
 
 def _block_below(layout: Layout, anchor: Segment, limit: int = 5) -> list[Segment]:
