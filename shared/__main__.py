@@ -78,4 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours, and no traceback.
+        sys.stderr.close()
+        sys.exit(1)

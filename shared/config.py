@@ -33,6 +33,9 @@ class OcrSettings:
     dpi: int = 300
     # A page with fewer extractable characters than this is treated as a scan.
     min_text_chars: int = 20
+    # The OCR raster of one page never exceeds this many pixels (A4 at 300 dpi is 8.7 M);
+    # a huge page size in a tiny PDF must not make Tesseract allocate gigabytes.
+    max_pixels: int = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         languages=env.get("OCR_LANGUAGES") or ocr_defaults.languages,
         dpi=_int(env, "OCR_DPI", ocr_defaults.dpi),
         min_text_chars=_int(env, "OCR_MIN_TEXT_CHARS", ocr_defaults.min_text_chars),
+        max_pixels=_int(env, "OCR_MAX_PIXELS", ocr_defaults.max_pixels),
     )
     extractor = (env.get("EXTRACTOR") or "rules").strip().lower()
     if extractor not in {"rules"}:

@@ -30,19 +30,24 @@ def available_languages() -> frozenset[str]:
     return frozenset(path.stem for path in TESSDATA_DIR.glob("*.traineddata"))
 
 
-def ocr_dpi_for(page: Any, settings: OcrSettings) -> int:
-    """The resolution to rasterise an image page at for OCR.
+def ocr_dpi_for(page: Any, settings: OcrSettings, *, image_page: bool) -> int:
+    """The resolution to rasterise a page at for OCR.
 
     A converted image page is sized by the image's own dpi metadata (or 96 dpi when
-    it has none); OCR at the configured dpi would then upscale small images and
-    waste time on large ones, so it is capped by the image's real pixel density.
+    it has none); OCR above the image's real pixel density only upscales it, so the
+    density caps the dpi. Every page is also capped so its raster stays under
+    `settings.max_pixels`.
     """
-    images = page.get_images(full=True)
-    if not images:
-        return settings.dpi
-    width_px = max(int(image[2]) for image in images)
-    native = round(72 * width_px / max(page.rect.width, 1.0))
-    return max(150, min(settings.dpi, native)) if native > 0 else settings.dpi
+    dpi = settings.dpi
+    images = page.get_images(full=True) if image_page else []
+    if images:
+        width_px = max(int(image[2]) for image in images)
+        native = round(72 * width_px / max(page.rect.width, 1.0))
+        if native > 0:
+            dpi = max(150, min(dpi, native))
+    area_in2 = max(page.rect.width * page.rect.height, 1.0) / (72 * 72)
+    largest = int((settings.max_pixels / area_in2) ** 0.5)
+    return max(36, min(dpi, largest))
 
 
 def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
@@ -53,7 +58,7 @@ def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
             f"OCR language model(s) not shipped: {', '.join(sorted(missing))}",
             code="ocr_unavailable",
         )
-    dpi = ocr_dpi_for(page, settings) if image_page else settings.dpi
+    dpi = ocr_dpi_for(page, settings, image_page=image_page)
     return page.get_textpage_ocr(
         language=settings.languages, dpi=dpi, full=True, tessdata=str(TESSDATA_DIR)
     )

@@ -104,6 +104,15 @@ def _raw_words(page: Any, textpage: Any) -> list[tuple[Any, ...]]:
     return [w for w in page.get_text("words", textpage=textpage) if str(w[4]).strip()]
 
 
+def _unrotate(raw: list[tuple[Any, ...]], matrix: Any) -> list[tuple[Any, ...]]:
+    """Word boxes of a page with /Rotate, in the coordinates of the page as displayed."""
+    out = []
+    for w in raw:
+        rect = pymupdf.Rect(w[0], w[1], w[2], w[3]) * matrix
+        out.append((rect.x0, rect.y0, rect.x1, rect.y1, *w[4:]))
+    return out
+
+
 def _text(raw: list[tuple[Any, ...]]) -> str:
     """The page text in MuPDF's reading order: one line per (block, line) of words.
 
@@ -174,6 +183,8 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
                         f"OCR failed on page {index + 1}: {exc}", code="ocr_failed"
                     ) from exc
                 text = _text(raw)
+            if page.rotation:
+                raw = _unrotate(raw, page.rotation_matrix)
             words = _words(raw, deskew=ocr)
             pages.append(
                 Page(

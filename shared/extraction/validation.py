@@ -68,16 +68,20 @@ def validate(
     warnings = [code for code in invoice.warnings if code not in VALIDATION_CODES]
     confidence = dict(invoice.confidence)
 
+    penalised: set[str] = set()
+
     def warn(code: str, fields: Iterable[str] = ()) -> None:
         if code not in warnings:
             warnings.append(code)
         for name in fields:
-            if name in confidence:
+            if name in confidence and name not in penalised:
                 confidence[name] = round(confidence[name] * _PENALTY, 2)
+                penalised.add(name)
 
     def prove(fields: Iterable[str]) -> None:
+        # A field that failed any check stays doubtful, however well it adds up.
         for name in fields:
-            if name in confidence:
+            if name in confidence and name not in penalised:
                 confidence[name] = max(confidence[name], _PROVEN)
 
     printed = amounts_in_text(text)

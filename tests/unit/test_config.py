@@ -1,0 +1,151 @@
+"""Settings from the environment (shared/config.py)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from shared import config
+from shared.config import IntakeLimits, OcrSettings, Settings, get_settings, load_settings
+from shared.errors import ConfigurationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_SETTINGS = REPO_ROOT / "local.settings.sample.json"
+
+# Every variable, a valid value different from the default, and where it lands.
+INT_VARIABLES: dict[str, tuple[str, str, int]] = {
+    "INTAKE_MAX_DOCUMENT_BYTES": ("intake", "max_document_bytes", 1234567),
+    "INTAKE_MAX_PAGES": ("intake", "max_pages", 7),
+    "INTAKE_MAX_ZIP_MEMBERS": ("intake", "max_zip_members", 9),
+    "INTAKE_MAX_ZIP_EXPANDED_BYTES": ("intake", "max_zip_expanded_bytes", 7654321),
+    "INTAKE_MAX_IMAGE_PIXELS": ("intake", "max_image_pixels", 1_000_000),
+    "OCR_DPI": ("ocr", "dpi", 150),
+    "OCR_MIN_TEXT_CHARS": ("ocr", "min_text_chars", 5),
+    "OCR_MAX_PIXELS": ("ocr", "max_pixels", 1_000_000),
+}
+STRING_VARIABLES = ("OCR_LANGUAGES", "EXTRACTOR")
+
+
+def variables_read_by_load_settings() -> set[str]:
+    """The variable names config.py passes to `_int(env, NAME, ...)` or `env.get(NAME)`."""
+    tree = ast.parse(Path(config.__file__).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        reads_env = (isinstance(func, ast.Name) and func.id == "_int") or (
+            isinstance(func, ast.Attribute)
+            and func.attr == "get"
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "env"
+        )
+        if not reads_env:
+            continue
+        for arg in node.args:
+            if (
+                isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+                and re.fullmatch(r"[A-Z][A-Z0-9_]+", arg.value)
+            ):
+                names.add(arg.value)
+    return names
+
+
+def test_source_scan_finds_exactly_the_variables_this_file_tests() -> None:
+    # A new variable in config.py must get a row in INT_VARIABLES or STRING_VARIABLES.
+    assert variables_read_by_load_settings() == set(INT_VARIABLES) | set(STRING_VARIABLES)
+
+
+def test_every_variable_appears_in_the_sample_local_settings() -> None:
+    values = json.loads(SAMPLE_SETTINGS.read_text(encoding="utf-8"))["Values"]
+    missing = variables_read_by_load_settings() - set(values)
+    assert not missing, f"add to local.settings.sample.json: {sorted(missing)}"
+
+
+def test_sample_local_settings_values_load_and_equal_the_defaults() -> None:
+    values = json.loads(SAMPLE_SETTINGS.read_text(encoding="utf-8"))["Values"]
+    assert load_settings(values) == Settings()
+
+
+def test_every_variable_is_read_into_its_setting() -> None:
+    env = {name: str(value) for name, (_, _, value) in INT_VARIABLES.items()}
+    env |= {"OCR_LANGUAGES": "eng+deu", "EXTRACTOR": "rules"}
+    settings = load_settings(env)
+    for name, (group, attribute, value) in INT_VARIABLES.items():
+        assert getattr(getattr(settings, group), attribute) == value, name
+    assert settings.ocr.languages == "eng+deu"
+    assert settings.extractor == "rules"
+
+
+@pytest.mark.parametrize("name", sorted(INT_VARIABLES))
+def test_each_integer_variable_is_read_on_its_own(name: str) -> None:
+    group, attribute, value = INT_VARIABLES[name]
+    settings = load_settings({name: str(value)})
+    assert getattr(getattr(settings, group), attribute) == value
+    # and nothing else moves
+    expected = getattr(Settings(), group).__class__(**{attribute: value})
+    assert getattr(settings, group) == expected
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.intake == IntakeLimits()
+    assert settings.ocr == OcrSettings()
+    assert settings.extractor == "rules"
+
+
+def test_empty_values_mean_the_default() -> None:
+    env = dict.fromkeys(list(INT_VARIABLES) + list(STRING_VARIABLES), "")
+    assert load_settings(env) == Settings()
+
+
+def test_unrelated_variables_are_ignored() -> None:
+    assert load_settings({"PATH": "/usr/bin", "OCR": "x", "INTAKE": "y"}) == Settings()
+
+
+@pytest.mark.parametrize("raw", ["abc", "1.5", "10MB", "1e6", "0x10"])
+@pytest.mark.parametrize("name", sorted(INT_VARIABLES))
+def test_non_integer_value_raises_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be an integer") as excinfo:
+        load_settings({name: raw})
+    assert excinfo.value.code == "configuration_error"
+    assert repr(raw) in excinfo.value.message
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "-300"])
+@pytest.mark.parametrize("name", sorted(INT_VARIABLES))
+def test_non_positive_value_raises_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be positive"):
+        load_settings({name: raw})
+
+
+@pytest.mark.parametrize("value", ["rules", "RULES", " Rules "])
+def test_extractor_name_is_case_and_space_insensitive(value: str) -> None:
+    assert load_settings({"EXTRACTOR": value}).extractor == "rules"
+
+
+@pytest.mark.parametrize("value", ["llm", "azure", "rule", "rules,llm"])
+def test_unknown_extractor_raises_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^EXTRACTOR must be 'rules'"):
+        load_settings({"EXTRACTOR": value})
+
+
+def test_get_settings_reads_the_process_environment_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(INT_VARIABLES) + list(STRING_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OCR_DPI", "200")
+    get_settings.cache_clear()
+    try:
+        assert get_settings().ocr.dpi == 200
+        monkeypatch.setenv("OCR_DPI", "250")
+        assert get_settings().ocr.dpi == 200  # cached: read once per process
+    finally:
+        get_settings.cache_clear()
