@@ -8,6 +8,7 @@ with `ExtractionFailed`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,32 @@ def _raw_words(page: Any, textpage: Any) -> list[tuple[Any, ...]]:
     return [w for w in page.get_text("words", textpage=textpage) if str(w[4]).strip()]
 
 
+_RULE_CHARS = re.compile(r"[|\[\]{}¦]+")
+
+
+def _without_rules(raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Drop the table rules Tesseract reads as characters ("|2.00|ea|", "[Unit").
+
+    A word is split where a rule character stands in it, each piece keeping its
+    share of the word's box (characters of one word are about equally wide).
+    """
+    out: list[tuple[Any, ...]] = []
+    for w in raw:
+        text = str(w[4])
+        if not _RULE_CHARS.search(text):
+            out.append(w)
+            continue
+        width = (w[2] - w[0]) / max(len(text), 1)
+        position = 0
+        for piece in _RULE_CHARS.split(text):
+            start = text.index(piece, position) if piece else position
+            position = start + len(piece)
+            if piece.strip():
+                x0 = w[0] + start * width
+                out.append((x0, w[1], x0 + len(piece) * width, w[3], piece, *w[5:]))
+    return out
+
+
 def _unrotate(raw: list[tuple[Any, ...]], matrix: Any) -> list[tuple[Any, ...]]:
     """Word boxes of a page with /Rotate, in the coordinates of the page as displayed."""
     out = []
@@ -182,6 +209,7 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
                     raise ExtractionFailed(
                         f"OCR failed on page {index + 1}: {exc}", code="ocr_failed"
                     ) from exc
+                raw = _without_rules(raw)
                 text = _text(raw)
             if page.rotation:
                 raw = _unrotate(raw, page.rotation_matrix)
