@@ -77,30 +77,70 @@ def header_columns(row: Row) -> list[Column] | None:
         return None
     columns: list[Column] = []
     unknown = 0
+    last_unknown: Column | None = None
     for cell in cells:
-        texts: list[str] = []
-        for word in cell:
-            texts.extend(t.text for t in _word_tokens(word))
-        if not texts:
+        tokens: list[tuple[str, Word]] = [
+            (token.text, word) for word in cell for token in _word_tokens(word)
+        ]
+        if not tokens:
             if "".join(w.text for w in cell) in ("#", "№", "N°", "Nº"):
                 columns.append(Column("position", cell[0].x0, cell[-1].x1))
             continue  # other bare symbols
-        name = None
-        for start in range(len(texts)):
-            hit = match_label(tuple(texts), start, COLUMN_LABELS)
-            if hit is not None:
-                name = hit[0].field
-                break
-        if name is None:
+        found = _cell_columns(tokens)
+        if not found:
             unknown += 1
+            last_unknown = Column("amount", cell[0].x0, cell[-1].x1)
             continue
-        columns.append(Column(name, cell[0].x0, cell[-1].x1))
+        columns.extend(found)
     names = {c.name for c in columns}
+    if (
+        "amount" not in names
+        and last_unknown is not None
+        and columns
+        and last_unknown.x0 > max(c.x1 for c in columns)
+    ):
+        # The right-most column of an item table is the line amount, even when its
+        # header is unreadable (OCR) or worded in a way no vocabulary lists.
+        columns.append(last_unknown)
+        unknown -= 1
+        names.add("amount")
     if len(columns) < 3 or unknown > 0.34 * (len(columns) + unknown):
         return None
     if "description" not in names or not names & {"amount", "unit_price"}:
         return None
     return _resolve_duplicates(columns)
+
+
+def _cell_columns(tokens: list[tuple[str, Word]]) -> list[Column]:
+    """Columns named in one header cell: usually one; more when cells ran together.
+
+    Labels are matched longest first, so "Unit price" or "Prix unit HT" stay one
+    column while "VAT% Net" (two headers OCR'd without a gap) becomes two. Unknown
+    words and qualifying labels belong to the column before them.
+    """
+    texts = tuple(text for text, _ in tokens)
+    columns: list[Column] = []
+    start = 0
+    while start < len(texts):
+        hit = match_label(texts, start, COLUMN_LABELS)
+        word = tokens[start][1]
+        if hit is None:
+            if columns:
+                columns[-1].x1 = max(columns[-1].x1, word.x1)
+            start += 1
+            continue
+        label, length = hit
+        end_word = tokens[start + length - 1][1]
+        # A later label opens a new column only when it names another numeric column
+        # ("VAT% Net"); otherwise it qualifies the first ("Preis/Einh.", "Menge Stück").
+        if columns and (columns[-1].name == label.field or label.field not in _NUMERIC):
+            columns[-1].x1 = max(columns[-1].x1, end_word.x1)
+        else:
+            columns.append(Column(label.field, word.x0, end_word.x1))
+        start += length
+    if columns:
+        columns[0].x0 = tokens[0][1].x0  # "Taux TVA": the cell starts at its first word
+    return columns
 
 
 def _resolve_duplicates(columns: list[Column]) -> list[Column]:
