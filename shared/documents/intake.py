@@ -33,6 +33,7 @@ import pymupdf as _pymupdf
 
 from shared.config import IntakeLimits
 from shared.documents.sniff import (
+    ZIP_ERRORS,
     MediaType,
     describe,
     is_office_document,
@@ -127,20 +128,7 @@ _ZIP_JUNK_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 _DRIVE_LETTER = re.compile(r"[A-Za-z]:")
 # What zipfile raises on malformed archives (CRC errors, bad headers, truncated
 # streams, bad UTF-8 names...). All mean "this archive cannot be read".
-_ZIP_ERRORS: tuple[type[Exception], ...] = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    EOFError,
-    OSError,
-    ValueError,
-    struct.error,
-    RuntimeError,
-    OverflowError,
-    IndexError,
-    KeyError,
-)
+_ZIP_ERRORS: tuple[type[Exception], ...] = (*ZIP_ERRORS, zlib.error, lzma.LZMAError)
 
 # What PyMuPDF raises on unreadable input: FileDataError (a RuntimeError),
 # ValueError, and MuPDF's own FzError* classes, which derive from Exception only.

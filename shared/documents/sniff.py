@@ -65,7 +65,7 @@ _ISO9660_OFFSETS = (0x8001, 0x8801, 0x9001)
 _OFFICE_MAX_ENTRIES = 10_000
 # What zipfile raises on malformed archives; RuntimeError covers NotImplementedError
 # ("zip file version 25.5") and encrypted entries.
-_ZIP_ERRORS: tuple[type[Exception], ...] = (
+ZIP_ERRORS: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     EOFError,
@@ -141,7 +141,7 @@ def is_office_document(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except _ZIP_ERRORS:
+    except ZIP_ERRORS:
         return False
     return "[Content_Types].xml" in names or names[:1] == ["mimetype"]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from shared.extraction.schema import INVOICE_FIELDS
 from tests.corpus import places
 from tests.corpus.catalog import CATALOG, DETAILS, expand
 from tests.corpus.formats import (
@@ -802,33 +803,7 @@ def compose(inv: Invoice, rng: random.Random) -> Composition:
     return Composition(document, ordered, printed, details)
 
 
-_FIELD_ORDER = (
-    "vendor_name",
-    "vendor_address",
-    "vendor_tax_id",
-    "customer_name",
-    "customer_address",
-    "customer_tax_id",
-    "customer_id",
-    "invoice_id",
-    "invoice_date",
-    "due_date",
-    "purchase_order",
-    "payment_terms",
-    "service_start_date",
-    "service_end_date",
-    "currency",
-    "subtotal",
-    "total_discount",
-    "total_tax",
-    "invoice_total",
-    "amount_due",
-    "previous_unpaid_balance",
-    "iban",
-    "swift",
-    "bank_account_number",
-    "line_items",
-)
+_FIELD_ORDER = (*INVOICE_FIELDS, "line_items")
 
 
 def _bank_lines(rng: random.Random, inv: Invoice, v: Vocab, put: Any) -> list[str]:

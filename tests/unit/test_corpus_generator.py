@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from shared.extraction.schema import InvoiceFields
+from shared.extraction.schema import MONEY_FIELDS, InvoiceFields
 from tests.corpus import render
 from tests.corpus.formats import MoneyFormat, NumberFormat, format_date
 from tests.corpus.generator import CorpusItem, generate_corpus, plan
@@ -22,14 +22,7 @@ from tests.corpus.vocab import LANGUAGES
 
 COUNT = 12
 SEED = 11
-MONEY_FIELDS = (
-    "subtotal",
-    "total_discount",
-    "total_tax",
-    "invoice_total",
-    "amount_due",
-    "previous_unpaid_balance",
-)
+
 TESSDATA = Path(__file__).resolve().parents[2] / "shared" / "documents" / "tessdata"
 TESS_LANG = {"en": "eng", "de": "deu", "fr": "fra", "nl": "nld", "es": "spa", "it": "ita"}
 
