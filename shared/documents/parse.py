@@ -131,6 +131,17 @@ def _without_rules(raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
+# tessdata_fast reads the superscript two of "mm²" and "g/m²" as a question mark.
+_SQUARE_UNIT = re.compile(r"^((?:[\d.,x]*|.*/)(?:mm|cm|dm|km|m))\?(,?)$")
+
+
+def _fix_units(w: tuple[Any, ...]) -> tuple[Any, ...]:
+    match = _SQUARE_UNIT.match(str(w[4]))
+    if match is None:
+        return w
+    return (*w[:4], f"{match.group(1)}²{match.group(2)}", *w[5:])
+
+
 def _unrotate(raw: list[tuple[Any, ...]], matrix: Any) -> list[tuple[Any, ...]]:
     """Word boxes of a page with /Rotate, in the coordinates of the page as displayed."""
     out = []
@@ -209,7 +220,7 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
                     raise ExtractionFailed(
                         f"OCR failed on page {index + 1}: {exc}", code="ocr_failed"
                     ) from exc
-                raw = _without_rules(raw)
+                raw = [_fix_units(w) for w in _without_rules(raw)]
                 text = _text(raw)
             if page.rotation:
                 raw = _unrotate(raw, page.rotation_matrix)

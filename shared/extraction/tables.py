@@ -351,7 +351,7 @@ def _item_from(cells: _Cells, decimal_separator: str | None) -> LineItem | None:
     if tax_rate is None and cells.get("tax_rate"):
         tax_rate = _quantity(cells.get("tax_rate").rstrip("%"), decimal_separator)
     dates = find_dates(cells.get("date"))
-    description = cells.get("description").strip() or None
+    description = _clean_description(cells.get("description"))
     return LineItem(
         description=description,
         quantity=quantity,
@@ -362,6 +362,23 @@ def _item_from(cells: _Cells, decimal_separator: str | None) -> LineItem | None:
         product_code=cells.get("product_code").strip() or None,
         date=dates[0].value if dates else None,
     )
+
+
+_EDGE_NOISE = " \t;:_|.,„“”'\"`~-–—"
+
+
+def _clean_description(text: str) -> str | None:
+    """Strip what table rules and OCR leave at the edges ("„Kabel", "Toner ;", "Öl _").
+
+    Punctuation inside the text stays ("Cat. 6, 3 m - selon contrat-cadre").
+    """
+    words = text.split()
+    while words and all(ch in _EDGE_NOISE for ch in words[-1]):
+        words.pop()
+    while words and all(ch in _EDGE_NOISE for ch in words[0]):
+        words.pop(0)
+    cleaned = " ".join(words).strip(" „“\"'")
+    return cleaned or None
 
 
 def _looks_like_item_row(cells: _Cells, decimal_separator: str | None) -> bool:
@@ -407,7 +424,9 @@ def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | Non
             last_item_row is not None
             and pending is not None
             and row.page == last_item_row.page
-            and row.y0 - last_item_row.y1 < 1.2 * row_height(last_item_row)
+            # OCR boxes hug the glyphs, so the gap between wrapped lines looks larger
+            # relative to box height than it does in a text layer.
+            and row.y0 - last_item_row.y1 < 1.5 * row_height(last_item_row)
             and not find_amounts(row.text, decimal_separator)
             and _starts_under_description(row, columns)
         ):
