@@ -386,13 +386,81 @@ def _looks_like_item_row(cells: _Cells, decimal_separator: str | None) -> bool:
 
 
 def extract_tables(layout: Layout, decimal_separator: str | None) -> Table | None:
-    """All line items of the document's item table, across pages."""
-    table: Table | None = None
-    columns: list[Column] | None = None
+    """All line items of the document's item table, across pages.
+
+    Tables are found by their header row; when no header can be read (OCR of a
+    shaded header band, or wording no vocabulary lists), the columns are taken
+    from the first run of rows that look like items.
+    """
+    table = _read_items(layout, decimal_separator)
+    if table is None or not table.items:
+        start = _first_item_run(layout, decimal_separator)
+        if start is not None:
+            columns = _synthetic_columns(layout.rows[start], decimal_separator)
+            headerless = _read_items(layout, decimal_separator, preset=columns, first=start)
+            if headerless is not None and headerless.items:
+                return headerless
+    return table
+
+
+def _item_like(row: Row, decimal_separator: str | None) -> bool:
+    """Text on the left, two or more numbers on the right, the last an amount."""
+    segments = row.segments
+    if len(segments) < 3 or not any(ch.isalpha() for ch in segments[0].text):
+        return False
+    numeric = [s for s in segments[1:] if all(_is_value_word(w.text) for w in s.words)]
+    return len(numeric) >= 2 and bool(find_amounts(segments[-1].text, decimal_separator))
+
+
+def _first_item_run(layout: Layout, decimal_separator: str | None) -> int | None:
+    """The first row of two item-like rows close together (before any totals)."""
+    rows = layout.rows
+    for index, row in enumerate(rows):
+        if _is_stop_row(row) or not _item_like(row, decimal_separator):
+            continue
+        for later in rows[index + 1 : index + 4]:
+            if later.page == row.page and _item_like(later, decimal_separator):
+                return index
+    return None
+
+
+def _synthetic_columns(row: Row, decimal_separator: str | None) -> list[Column]:
+    """Columns read off an item row: description on the left, numbers right to left
+    as amount, (tax rate,) unit price, quantity."""
+    segments = row.segments
+    columns = [Column("description", segments[0].x0, segments[0].x1)]
+    numeric = [s for s in segments[1:] if all(_is_value_word(w.text) for w in s.words)]
+    names: list[str] = []
+    for segment in reversed(numeric):
+        if not names:
+            names.append("amount")
+        elif find_percentages(segment.text) and "tax_rate" not in names:
+            names.append("tax_rate")
+        elif "unit_price" not in names:
+            names.append("unit_price")
+        elif "quantity" not in names:
+            names.append("quantity")
+        else:
+            break
+    for segment, name in zip(reversed(numeric), names, strict=False):
+        columns.append(Column(name, segment.x0, segment.x1))
+    return sorted(columns, key=lambda c: c.x0)
+
+
+def _read_items(
+    layout: Layout,
+    decimal_separator: str | None,
+    *,
+    preset: list[Column] | None = None,
+    first: int = 0,
+) -> Table | None:
+    """Read items from row `first` on, under header rows (or `preset` columns)."""
+    table: Table | None = Table(columns=preset) if preset else None
+    columns: list[Column] | None = preset
     closed_on_page: int | None = None  # a totals row ended the table on this page
     last_item_row: Row | None = None
     pending: _Cells | None = None  # the item being built (its description may still wrap)
-    for row in layout.rows:
+    for row in layout.rows[first:]:
         found = header_columns(row)
         if found is not None:
             columns = found

@@ -120,3 +120,30 @@ def test_iban_needs_a_valid_checksum_and_vat_ids_keep_their_country_shape() -> N
         "DE123456789",
         "FR12345678901",
     ]
+
+
+def test_items_are_read_without_a_readable_table_header() -> None:
+    invoice = _extract(
+        [
+            (40, 60, "Blue Harbour Ltd"),
+            (40, 80, "Invoice No. BH-19"),
+            (40, 200, "Rope, 20 m coil"),
+            (330, 200, "3"),
+            (410, 200, "12.50"),
+            (505, 200, "37.50"),
+            (40, 214, "Anchor, galvanised"),
+            (330, 214, "1"),
+            (410, 214, "89.00"),
+            (505, 214, "89.00"),
+            (300, 260, "Total"),
+            (505, 260, "126.50"),
+        ]
+    )
+    assert [item.description for item in invoice.line_items] == [
+        "Rope, 20 m coil",
+        "Anchor, galvanised",
+    ]
+    assert [(i.quantity, i.unit_price, i.amount) for i in invoice.line_items] == [
+        (Decimal("3"), Decimal("12.50"), Decimal("37.50")),
+        (Decimal("1"), Decimal("89.00"), Decimal("89.00")),
+    ]
