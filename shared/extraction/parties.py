@@ -57,7 +57,9 @@ _NOT_A_NAME = re.compile(
     r"amtsgericht|registergericht|registro|tribunal|entidad|iban|bic|swift)\b",
     re.IGNORECASE,
 )
-_SEPARATORS = re.compile(r"\s*[·•|]\s*|\s{3,}")
+# Separators of a one-line sender address ("ACME GmbH · Street 1 · 12345 City"); OCR
+# reads the middle dot as a spaced dash or colon, so those count when spaced.
+_SEPARATORS = re.compile(r"\s*[·•|]\s*|\s{3,}|\s[-–:]\s")
 
 
 @dataclass(frozen=True, slots=True)
