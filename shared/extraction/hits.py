@@ -14,11 +14,7 @@ from dataclasses import dataclass
 
 from shared.extraction.labels import FIELD_LABELS, Label, match_label
 from shared.extraction.layout import Layout, Segment
-
-MONEY_FIELDS = frozenset(
-    {"subtotal", "total_discount", "total_tax", "invoice_total", "amount_due",
-     "previous_unpaid_balance"}
-)  # fmt: skip
+from shared.extraction.schema import MONEY_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

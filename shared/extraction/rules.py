@@ -31,13 +31,9 @@ from shared.extraction.identifiers import find_bic, find_ibans, find_vat_ids, id
 from shared.extraction.labels import LANGUAGE_MARKERS, TITLE_TOKENS
 from shared.extraction.layout import Layout, Row, Segment, build_layout
 from shared.extraction.parties import Party, customer_party, vendor_party
-from shared.extraction.schema import ExtractedInvoice
+from shared.extraction.schema import MONEY_FIELDS, ExtractedInvoice
 from shared.extraction.tables import Table, extract_tables
 
-_MONEY_FIELDS = (
-    "subtotal", "total_discount", "total_tax", "invoice_total", "amount_due",
-    "previous_unpaid_balance",
-)  # fmt: skip
 _DATE_FIELDS = ("invoice_date", "due_date")
 _ID_FIELDS = ("invoice_id", "purchase_order", "customer_id", "bank_account_number")
 
@@ -125,7 +121,7 @@ class RulesExtractor:
             put("service_end_date", period[1], _RIGHT)
 
         money: dict[str, tuple[Money, float]] = {}
-        for name in _MONEY_FIELDS:
+        for name in MONEY_FIELDS:
             found_money = _money_field(ctx, name)
             if found_money:
                 money[name] = found_money

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from shared.extraction.amounts import find_amounts
-from shared.extraction.schema import ExtractedInvoice, InvoiceStatus
+from shared.extraction.schema import MONEY_FIELDS, ExtractedInvoice, InvoiceStatus
 
 CENT = Decimal("0.01")
 
@@ -33,8 +33,6 @@ VALIDATION_CODES = frozenset(
      IMPLAUSIBLE_DATE}
 )  # fmt: skip
 
-_MONEY = ("subtotal", "total_discount", "total_tax", "invoice_total", "amount_due",
-          "previous_unpaid_balance")  # fmt: skip
 _PROVEN = 0.98
 _PENALTY = 0.5
 
@@ -87,7 +85,7 @@ def validate(
     printed = amounts_in_text(text)
     missing = [
         name
-        for name in _MONEY
+        for name in MONEY_FIELDS
         if getattr(invoice, name) is not None and abs(getattr(invoice, name)) not in printed
     ]
     if missing:
