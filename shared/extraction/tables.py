@@ -76,8 +76,7 @@ def header_columns(row: Row) -> list[Column] | None:
     if len(cells) < 3:
         return None
     columns: list[Column] = []
-    unknown = 0
-    last_unknown: Column | None = None
+    unread: list[tuple[list[tuple[str, Word]], list[Word]]] = []
     for cell in cells:
         tokens: list[tuple[str, Word]] = [
             (token.text, word) for word in cell for token in _word_tokens(word)
@@ -87,11 +86,21 @@ def header_columns(row: Row) -> list[Column] | None:
                 columns.append(Column("position", cell[0].x0, cell[-1].x1))
             continue  # other bare symbols
         found = _cell_columns(tokens)
-        if not found:
-            unknown += 1
-            last_unknown = Column("amount", cell[0].x0, cell[-1].x1)
-            continue
-        columns.extend(found)
+        if found:
+            columns.extend(found)
+        else:
+            unread.append((tokens, cell))
+    if len(columns) >= 2:
+        # In a row that already reads as a header, an OCR-garbled cell ("ety" for
+        # "Qty") is the column whose label it misses by one character.
+        for tokens, cell in list(unread):
+            name = _near_label(tokens[0][0])
+            if name is not None:
+                columns.append(Column(name, cell[0].x0, cell[-1].x1))
+                unread.remove((tokens, cell))
+        columns.sort(key=lambda c: c.x0)
+    unknown = len(unread)
+    last_unknown = Column("amount", unread[-1][1][0].x0, unread[-1][1][-1].x1) if unread else None
     names = {c.name for c in columns}
     if (
         "amount" not in names
@@ -109,6 +118,34 @@ def header_columns(row: Row) -> list[Column] | None:
     if "description" not in names or not names & {"amount", "unit_price"}:
         return None
     return _resolve_duplicates(columns)
+
+
+_SINGLE_WORD_COLUMNS: dict[str, str] = {
+    label.tokens[0]: label.field
+    for labels in COLUMN_LABELS.values()
+    for label in labels
+    if len(label.tokens) == 1 and len(label.tokens[0]) >= 3
+}
+
+
+def _near_label(token: str) -> str | None:
+    """The column whose one-word label is one edit away from `token` (3+ letters)."""
+    if len(token) < 3:
+        return None
+    for label, column in _SINGLE_WORD_COLUMNS.items():
+        if abs(len(label) - len(token)) <= 1 and _one_edit_apart(label, token):
+            return column
+    return None
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    if len(a) > len(b):
+        a, b = b, a
+    return any(a == b[:i] + b[i + 1 :] for i in range(len(b)))
 
 
 def _cell_columns(tokens: list[tuple[str, Word]]) -> list[Column]:
