@@ -32,7 +32,7 @@ from shared.extraction.labels import LANGUAGE_MARKERS, TITLE_TOKENS
 from shared.extraction.layout import Layout, Row, Segment, build_layout
 from shared.extraction.parties import Party, customer_party, vendor_party
 from shared.extraction.schema import MONEY_FIELDS, ExtractedInvoice
-from shared.extraction.tables import Table, extract_tables
+from shared.extraction.tables import extract_tables
 
 _DATE_FIELDS = ("invoice_date", "due_date")
 _ID_FIELDS = ("invoice_id", "purchase_order", "customer_id", "bank_account_number")
@@ -57,7 +57,6 @@ class Context:
     language: str | None
     decimal_separator: str | None
     day_first: bool | None
-    table: Table | None
     hits: list[Hit]
 
 
@@ -80,7 +79,7 @@ class RulesExtractor:
         if table is not None:
             layout.table_rows = table.header_rows | table.item_rows
         hits = list(label_hits(layout, layout.table_rows))
-        ctx = Context(layout, language, decimal_separator, day_first, table, hits)
+        ctx = Context(layout, language, decimal_separator, day_first, hits)
 
         values: dict[str, Any] = {}
         confidence: dict[str, float] = {}
