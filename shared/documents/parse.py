@@ -55,6 +55,11 @@ class ParsedDocument:
     def text(self) -> str:
         return "\n".join(page.text for page in self.pages)
 
+    @property
+    def ocr_pages(self) -> int:
+        """How many pages needed OCR (the expensive part; metrics will count it)."""
+        return sum(1 for page in self.pages if page.ocr)
+
 
 def has_usable_text(text: str, min_chars: int) -> bool:
     """A text layer is usable when it has enough real characters.
