@@ -8,11 +8,8 @@ reporter SHALL NOT raise, so a broken progress channel never fails a document.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Protocol
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +29,3 @@ class ProgressReporter(Protocol):
 class NullReporter:
     def report(self, event: ProgressEvent) -> None:
         return None
-
-
-class LoggingReporter:
-    """Reports to the log; document names only, never contents."""
-
-    def report(self, event: ProgressEvent) -> None:
-        log.info(
-            "document %s: %s (%d/%d)%s",
-            event.document,
-            event.stage,
-            event.processed,
-            event.total,
-            f" error={event.error}" if event.error else "",
-        )

@@ -467,6 +467,17 @@ def parse_amount(text: str, decimal_separator: str | None = None) -> Money | Non
     )
 
 
+def _number_span(m: re.Match[str]) -> tuple[str, int]:
+    """The integer digits of an `_AMOUNT_RX` match and where its number ends."""
+    int_raw = m.group("first") + m.group("int")
+    end = m.start() + len(int_raw)
+    if m.group("dec") is not None:
+        end += len(m.group("dec")) + 1
+    elif m.group("dash") is not None:
+        end += len(m.group("dash")) + 1
+    return int_raw, end
+
+
 def find_amounts(text: str, decimal_separator: str | None = None) -> list[Money]:
     """Every amount in a line of text, left to right, not overlapping.
 
@@ -485,13 +496,8 @@ def find_amounts(text: str, decimal_separator: str | None = None) -> list[Money]
         if m is None:
             break
         ns = m.start()
-        first, int_raw, g, dec, dsep2, dash, pct, tm, sws, scur, tm2 = m.groups()
-        int_raw = first + int_raw
-        ne = ns + len(int_raw)
-        if dec is not None:
-            ne += len(dec) + 1
-        elif dash is not None:
-            ne += len(dash) + 1
+        _, _, g, dec, dsep2, dash, pct, tm, sws, scur, tm2 = m.groups()
+        int_raw, ne = _number_span(m)
         pos = ne
         # (digit runs, dates, ids and leading zeros were already skipped by the regex)
         c = text[ne] if ne < n else " "
@@ -692,16 +698,8 @@ def detect_decimal_separator(samples: Iterable[str]) -> str | None:
             if m is None:
                 break
             ns = m.start()
-            first, int_raw, g, dec, dsep2, dash = m.group(
-                "first", "int", "g", "dec", "dsep2", "dash"
-            )
-            int_raw = first + int_raw
-            ne = ns + len(int_raw)
-            if dec is not None:
-                ne += len(dec) + 1
-            elif dash is not None:
-                ne += len(dash) + 1
-            pos = ne
+            g, dec, dsep2 = m.group("g", "dec", "dsep2")
+            int_raw, pos = _number_span(m)
             if ns and sample[ns - 1].isalpha():
                 continue  # "INV1001", "DE89"
             mark = sample[ns + len(int_raw)] if dec is not None else dsep2

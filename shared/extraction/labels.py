@@ -1212,22 +1212,6 @@ DOCUMENT_TITLES: dict[str, tuple[str, ...]] = {
     "it": ("Fattura", "Nota di credito", "Fattura elettronica"),
 }
 
-CREDIT_NOTE_TITLES = (
-    "credit note",
-    "credit memo",
-    "gutschrift",
-    "stornorechnung",
-    "avoir",
-    "facture d avoir",
-    "note de credit",
-    "creditnota",
-    "creditfactuur",
-    "nota de credito",
-    "factura rectificativa",
-    "abono",
-    "nota di credito",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Label:

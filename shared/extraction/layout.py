@@ -107,9 +107,6 @@ class Layout:
     def segments(self) -> list[Segment]:
         return [segment for row in self.rows for segment in row.segments]
 
-    def rows_on(self, page: int) -> list[Row]:
-        return [row for row in self.rows if row.page == page]
-
 
 def tokens_of(words: list[Word]) -> list[Token]:
     out: list[Token] = []

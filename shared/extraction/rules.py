@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -418,13 +418,7 @@ def _reconcile_tax(ctx: Context, money: dict[str, tuple[Money, float]]) -> None:
     if chosen is None:
         # A line equal to the sum of the others is their total; otherwise rates add up.
         chosen = biggest if summed - biggest == biggest else summed
-    money["total_tax"] = (_with_value(lines[-1], chosen), _RIGHT)
-
-
-def _with_value(money: Money, value: Decimal) -> Money:
-    return Money(
-        value=value, currency=money.currency, text=money.text, start=money.start, end=money.end
-    )
+    money["total_tax"] = (replace(lines[-1], value=chosen), _RIGHT)
 
 
 def _currency(

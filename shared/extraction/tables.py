@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shared.documents.parse import Word
-from shared.extraction.amounts import find_amounts, find_percentages
+from shared.extraction.amounts import find_amounts, find_percentages, parse_amount
 from shared.extraction.dates import find_dates
 from shared.extraction.labels import COLUMN_LABELS, FIELD_LABELS, match_label
 from shared.extraction.layout import Layout, Row, Token, tokens_of
@@ -271,20 +271,10 @@ def _money(text: str, decimal_separator: str | None) -> Decimal | None:
 
 
 def _quantity(text: str, decimal_separator: str | None) -> Decimal | None:
-    cleaned = text.strip()
-    for suffix in ("x", "X", "×"):
-        cleaned = cleaned.removesuffix(suffix).removeprefix(suffix)
-    if cleaned.replace(",", "").replace(".", "").isdigit():
-        sep = decimal_separator or "."
-        if sep == ",":
-            cleaned = cleaned.replace(".", "").replace(",", ".")
-        else:
-            cleaned = cleaned.replace(",", "")
-        try:
-            return Decimal(cleaned)
-        except ArithmeticError:
-            return None
-    return _money(text, decimal_separator)
+    """A quantity or rate cell: "3", "2,5", "1.000", "12 x"."""
+    cleaned = text.strip().strip("xX×").strip()
+    found = parse_amount(cleaned, decimal_separator) if cleaned else None
+    return found.value if found is not None else _money(text, decimal_separator)
 
 
 @dataclass(slots=True)
