@@ -47,3 +47,41 @@ class Forbidden(InvoiceError):
 
 class ConfigurationError(InvoiceError):
     code = "configuration_error"
+
+
+class Unauthorized(InvoiceError):
+    """No credentials, or credentials that do not verify (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class ValidationFailed(InvoiceError):
+    """Input that breaks the contract; `field` names the offending parameter or body field."""
+
+    code = "validation_failed"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field
+
+
+class Conflict(InvoiceError):
+    """The request does not fit the resource's current state (e.g. approving a rejected invoice)."""
+
+    code = "conflict"
+
+
+class RateLimited(InvoiceError):
+    """Too many requests; `retry_after` is whole seconds until one more is allowed."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(InvoiceError):
+    """A dependency (database, storage, identity provider) cannot be reached (HTTP 503)."""
+
+    code = "service_unavailable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from shared import config
-from shared.config import IntakeLimits, OcrSettings, Settings, get_settings, load_settings
+from shared.config import (
+    AuthSettings,
+    BlobSettings,
+    IntakeLimits,
+    OcrSettings,
+    Settings,
+    get_settings,
+    load_settings,
+)
 from shared.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +35,23 @@ INT_VARIABLES: dict[str, tuple[str, str, int]] = {
     "OCR_DPI": ("ocr", "dpi", 150),
     "OCR_MIN_TEXT_CHARS": ("ocr", "min_text_chars", 5),
     "OCR_MAX_PIXELS": ("ocr", "max_pixels", 1_000_000),
+    "DATABASE_POOL_MAX": ("database", "pool_max", 3),
+    "AUTH_JWKS_CACHE_SECONDS": ("auth", "jwks_cache_seconds", 60),
+    "AUTH_LEEWAY_SECONDS": ("auth", "leeway_seconds", 5),
+    "RATE_LIMIT_API_PER_MINUTE": ("rate_limits", "api_per_minute", 100),
+    "RATE_LIMIT_UPLOADS_PER_MINUTE": ("rate_limits", "uploads_per_minute", 3),
+    "UPLOAD_SAS_MINUTES": ("blobs", "upload_sas_minutes", 2),
 }
-STRING_VARIABLES = ("OCR_LANGUAGES", "EXTRACTOR")
+STRING_VARIABLES = (
+    "OCR_LANGUAGES",
+    "EXTRACTOR",
+    "DATABASE_URL",
+    "EMBEDDED_POSTGRES_DIR",
+    "REDIS_URL",
+    "AUTH_ISSUERS",
+    "INVOICES_STORAGE",
+    "INVOICES_STORAGE__blobServiceUri",
+)
 
 
 def variables_read_by_load_settings() -> set[str]:
@@ -50,7 +74,7 @@ def variables_read_by_load_settings() -> set[str]:
             if (
                 isinstance(arg, ast.Constant)
                 and isinstance(arg.value, str)
-                and re.fullmatch(r"[A-Z][A-Z0-9_]+", arg.value)
+                and re.fullmatch(r"[A-Z][A-Za-z0-9_]+", arg.value)
             ):
                 names.add(arg.value)
     return names
@@ -68,8 +92,16 @@ def test_every_variable_appears_in_the_sample_local_settings() -> None:
 
 
 def test_sample_local_settings_values_load_and_equal_the_defaults() -> None:
+    # ...except what only makes sense locally: the dev issuer and Azurite.
     values = json.loads(SAMPLE_SETTINGS.read_text(encoding="utf-8"))["Values"]
-    assert load_settings(values) == Settings()
+    settings = load_settings(values)
+    assert [issuer.name for issuer in settings.auth.issuers] == ["dev"]
+    assert settings.blobs.connection_string == "UseDevelopmentStorage=true"
+    local_only = {
+        "auth": AuthSettings(),
+        "blobs": BlobSettings(),
+    }
+    assert dataclasses.replace(settings, **local_only) == Settings()
 
 
 def test_every_variable_is_read_into_its_setting() -> None:
