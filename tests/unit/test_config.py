@@ -97,11 +97,7 @@ def test_sample_local_settings_values_load_and_equal_the_defaults() -> None:
     settings = load_settings(values)
     assert [issuer.name for issuer in settings.auth.issuers] == ["dev"]
     assert settings.blobs.connection_string == "UseDevelopmentStorage=true"
-    local_only = {
-        "auth": AuthSettings(),
-        "blobs": BlobSettings(),
-    }
-    assert dataclasses.replace(settings, **local_only) == Settings()
+    assert dataclasses.replace(settings, auth=AuthSettings(), blobs=BlobSettings()) == Settings()
 
 
 def test_every_variable_is_read_into_its_setting() -> None:
