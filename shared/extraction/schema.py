@@ -79,8 +79,8 @@ class LineItem(BaseModel):
     date: dt.date | None = None
 
 
-class InvoiceFields(BaseModel):
-    """Every extractable field; all optional because documents omit things."""
+class InvoiceHeader(BaseModel):
+    """Every extractable field but the line items; all optional because documents omit things."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -112,8 +112,6 @@ class InvoiceFields(BaseModel):
     swift: str | None = None
     bank_account_number: str | None = None
 
-    line_items: list[LineItem] = Field(default_factory=list)
-
     @field_validator("currency")
     @classmethod
     def _currency_is_iso(cls, value: str | None) -> str | None:
@@ -122,6 +120,12 @@ class InvoiceFields(BaseModel):
         if len(value) != 3 or not value.isalpha() or not value.isupper():
             raise ValueError("currency must be an ISO 4217 code such as EUR")
         return value
+
+
+class InvoiceFields(InvoiceHeader):
+    """Every extractable field."""
+
+    line_items: list[LineItem] = Field(default_factory=list)
 
 
 class ExtractedInvoice(InvoiceFields):

@@ -59,9 +59,17 @@ def amounts_in_text(text: str) -> set[Decimal]:
 
 
 def validate(
-    invoice: ExtractedInvoice, text: str, *, today: dt.date | None = None
+    invoice: ExtractedInvoice,
+    text: str,
+    *,
+    today: dt.date | None = None,
+    confirmed: frozenset[str] = frozenset(),
 ) -> ExtractedInvoice:
-    """Return a copy of `invoice` with warnings, adjusted confidence and status."""
+    """Return a copy of `invoice` with warnings, adjusted confidence and status.
+
+    `confirmed` names fields a person corrected: their values stand even where the text (often
+    OCR'd) does not show them, so they are not held against `amount_not_in_text`.
+    """
     # Validation owns its codes: re-validating (after a correction) starts them afresh.
     warnings = [code for code in invoice.warnings if code not in VALIDATION_CODES]
     confidence = dict(invoice.confidence)
@@ -86,7 +94,9 @@ def validate(
     missing = [
         name
         for name in MONEY_FIELDS
-        if getattr(invoice, name) is not None and abs(getattr(invoice, name)) not in printed
+        if name not in confirmed
+        and getattr(invoice, name) is not None
+        and abs(getattr(invoice, name)) not in printed
     ]
     if missing:
         warn(AMOUNT_NOT_IN_TEXT, missing)

