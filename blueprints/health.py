@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import azure.functions as func
 
-from shared import __version__
+from blueprints._http import serve
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    body = {"status": "ok", "version": __version__}
-    return func.HttpResponse(
-        json.dumps(body),
-        status_code=200,
-        mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
+    return serve(req, "health")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from azure.functions.decorators.function_app import Function
 
+pytest_plugins = ["tests.support.azurite", "tests.support.database", "tests.support.api"]
+
 
 @pytest.fixture(scope="session")
 def functions() -> dict[str, Function]:

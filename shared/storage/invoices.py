@@ -592,3 +592,17 @@ def search(
                 {"text": text, "vector": vector, "candidates": candidates, "limit": limit},
             ).fetchall()
     return [_scored(row) for row in rows]
+
+
+def document_blob_path(conn: Conn, scope: Scope, invoice_id: UUID) -> str:
+    row = conn.execute(
+        sql.SQL(
+            "SELECT d.blob_path FROM invoices i JOIN documents d ON d.id = i.document_id "
+            "WHERE i.id = %s AND i.deleted_at IS NULL AND {}"
+        ).format(scope.clause("i.owner")),
+        (invoice_id,),
+    ).fetchone()
+    if row is None:
+        raise _not_found(invoice_id)
+    path: str = row[0]
+    return path

@@ -1,0 +1,69 @@
+"""One authenticated call: the request, who made it, and the services to answer it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.api.http import ApiRequest
+from shared.api.services import Services
+from shared.auth.principal import Principal
+from shared.errors import ValidationFailed
+from shared.storage.scope import Scope
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
+    """The first error, naming the field; pydantic's message, never the offending input."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"]) or prefix or "body"
+    if prefix and location != prefix:
+        location = f"{prefix}.{location}" if prefix != "query" else location
+    return ValidationFailed(f"{location}: {first['msg']}", field=location)
+
+
+@dataclass(frozen=True)
+class Call:
+    request: ApiRequest
+    principal: Principal
+    services: Services
+
+    @property
+    def scope(self) -> Scope:
+        if self.principal.is_admin:
+            return Scope.everyone(self.principal.user_id)
+        return Scope.user(self.principal.user_id)
+
+    def query(self, model: type[M]) -> M:
+        try:
+            return model.model_validate(dict(self.request.query))
+        except ValidationError as exc:
+            raise validation_failed(exc, "query") from exc
+
+    def body(self, model: type[M]) -> M:
+        raw = self.request.body
+        if len(raw) > MAX_BODY_BYTES:
+            raise ValidationFailed("the request body is larger than 1 MiB", field="body")
+        content_type = (self.request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in ("application/json", "application/merge-patch+json", ""):
+            raise ValidationFailed("the request body must be application/json", field="body")
+        try:
+            data: Any = json.loads(raw or b"{}", parse_float=Decimal)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValidationFailed("the request body is not valid JSON", field="body") from exc
+        if not isinstance(data, dict):
+            raise ValidationFailed("the request body must be a JSON object", field="body")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise validation_failed(exc) from exc
+
+    def route_param(self, name: str) -> str:
+        return self.request.route_params.get(name, "")

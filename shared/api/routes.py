@@ -1,0 +1,141 @@
+"""Every HTTP route in one table, and `dispatch`, the one path every request takes.
+
+dispatch: authenticate (bearer JWT) -> authorize (role) -> rate-limit (per user) -> handler,
+and any error on the way becomes problem+json. Blueprints bind each Route to a trigger; the
+OpenAPI document is generated from this table, and a test holds the two together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared import __version__
+from shared.api import invoices, jobs, uploads
+from shared.api.call import Call
+from shared.api.http import ApiRequest, ApiResponse
+from shared.api.problems import from_error, internal_error
+from shared.api.services import Services
+from shared.auth.principal import Role, require
+from shared.errors import InvoiceError
+from shared.storage.records import InvoicePage, InvoiceRecord, JobPage, JobRecord
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Call], ApiResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the function name and the OpenAPI operationId
+    method: str
+    path: str  # the Functions route template, without the /api prefix
+    summary: str
+    tag: str
+    # None: public (no token, no rate limit). Only health.
+    role: Role | None
+    handler: Callable[..., ApiResponse]
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    media_types: tuple[str, ...] = ("application/json",)
+    rate: Literal["api", "uploads"] = "api"
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 429, 500))
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+def health(_: ApiRequest) -> ApiResponse:
+    return ApiResponse.json(200, Health(status="ok", version=__version__))
+
+
+def _openapi(call: Call) -> ApiResponse:
+    from shared.api.openapi import openapi_document
+
+    return ApiResponse.json(200, openapi_document())
+
+
+V, P = Role.VIEWER, Role.PROCESSOR
+_NO_ID = (400, 401, 403, 429, 500)
+
+ROUTES: tuple[Route, ...] = (
+    Route("health", "GET", "health", "Liveness", "operations", None, health,
+          response=Health, errors=()),
+    Route("openapi", "GET", "openapi.json", "This document", "operations", V, _openapi,
+          errors=(401, 403, 429, 500)),
+    Route("create_upload", "POST", "uploads", "A write-only upload URL for one document",
+          "uploads", P, uploads.create_upload, body=uploads.UploadRequest,
+          response=uploads.UploadTicketOut, status=201, rate="uploads", errors=_NO_ID),
+    Route("list_jobs", "GET", "jobs", "Jobs, newest first", "jobs", V, jobs.list_jobs,
+          query=jobs.JobListQuery, response=JobPage, errors=_NO_ID),
+    Route("get_job", "GET", "jobs/{id}", "A job with its per-document outcomes", "jobs", V,
+          jobs.get_job, response=JobRecord),
+    Route("list_invoices", "GET", "invoices", "Invoices: filters and keyset pagination",
+          "invoices", V, invoices.list_invoices, query=invoices.InvoiceListQuery,
+          response=InvoicePage, errors=_NO_ID),
+    Route("search_invoices", "GET", "invoices/search", "Full-text and similarity search",
+          "invoices", V, invoices.search_invoices, query=invoices.SearchQuery,
+          response=invoices.ScoredInvoices, errors=_NO_ID),
+    Route("export_invoices", "GET", "invoices/export", "Export as CSV or JSON (same filters)",
+          "invoices", V, invoices.export_invoices, query=invoices.ExportQuery,
+          media_types=("text/csv", "application/json"), errors=_NO_ID),
+    Route("get_invoice", "GET", "invoices/{id}", "One invoice with its line items", "invoices",
+          V, invoices.get_invoice, response=InvoiceRecord),
+    Route("patch_invoice", "PATCH", "invoices/{id}", "Correct fields (JSON merge patch)",
+          "invoices", P, invoices.patch_invoice, body=invoices.InvoicePatch,
+          response=InvoiceRecord, errors=(400, 401, 403, 404, 409, 412, 429, 500)),
+    Route("delete_invoice", "DELETE", "invoices/{id}", "Delete (soft; the audit trail stays)",
+          "invoices", P, invoices.delete_invoice, status=204),
+    Route("approve_invoice", "POST", "invoices/{id}/approve", "Approve", "invoices", P,
+          invoices.approve_invoice, response=InvoiceRecord,
+          errors=(400, 401, 403, 404, 409, 429, 500)),
+    Route("reject_invoice", "POST", "invoices/{id}/reject", "Reject, with a reason",
+          "invoices", P, invoices.reject_invoice, body=invoices.RejectBody,
+          response=InvoiceRecord, errors=(400, 401, 403, 404, 409, 429, 500)),
+    Route("invoice_events", "GET", "invoices/{id}/events", "The audit trail", "invoices", V,
+          invoices.invoice_events),
+    Route("similar_invoices", "GET", "invoices/{id}/similar", "Nearest invoices by embedding",
+          "invoices", V, invoices.similar_invoices, query=invoices.SimilarQuery,
+          response=invoices.ScoredInvoices),
+    Route("invoice_document", "GET", "invoices/{id}/document",
+          "A short-lived read URL for the source document", "invoices", V,
+          invoices.document_link, response=invoices.DocumentLink),
+)  # fmt: skip
+
+BY_NAME = {route.name: route for route in ROUTES}
+
+
+def _rate_limit(route: Route, services: Services, user_id: str) -> None:
+    limits = services.settings.rate_limits
+    per_minute = limits.uploads_per_minute if route.rate == "uploads" else limits.api_per_minute
+    services.limiter.hit(f"{route.rate}:{user_id}", per_minute)
+
+
+def dispatch(
+    route: Route, request: ApiRequest, get_services: Callable[[], Services]
+) -> ApiResponse:
+    """Answer one request. Services are looked up only for routes that need them, so the
+    public health route works even when the configuration is broken."""
+    try:
+        if route.role is None:
+            return route.handler(request)
+        services = get_services()
+        principal = services.authenticator.authenticate(request.header("authorization"))
+        require(principal, route.role)
+        _rate_limit(route, services, principal.user_id)
+        return route.handler(Call(request, principal, services))
+    except InvoiceError as error:
+        # Codes only: messages may quote user input, and tokens never reach this far.
+        logger.info("%s %s -> %s", request.method, route.name, error.code)
+        return from_error(error, instance=request.path)
+    except Exception:
+        logger.exception("%s %s failed", request.method, route.name)
+        return internal_error(request.path)
