@@ -52,7 +52,7 @@ def document_text(invoice: ExtractedInvoice) -> str:
         invoice.total_discount,
         invoice.amount_due,
     ]
-    return " ".join(str(value) for value in amounts if value is not None)
+    return " ".join(f"{value:.2f}" for value in amounts if value is not None)
 
 
 def store(
