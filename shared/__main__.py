@@ -1,9 +1,12 @@
-"""Command line: `python -m shared extract FILE... [--json]`.
+"""Command line: `python -m shared extract FILE... [--json]` and `python -m shared token`.
 
 Prints one JSON object per document (a ZIP gives one per member): the invoice
 fields flat at the top level plus `line_items`, `confidence`, `warnings`,
 `extractor`, `pages` and `document`. Exit codes: 0 all documents extracted,
 1 some documents failed (each reason on stderr), 2 an input was rejected whole.
+
+`python -m shared token --user alice --roles processor,viewer` prints a bearer token
+from the local dev issuer (local use only; see shared/auth/devissuer.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shared.auth import devissuer
+from shared.auth.principal import Role
 from shared.config import get_settings
 from shared.errors import DocumentRejected, InvoiceError
 from shared.pipeline import DocumentResult, process_bytes
@@ -59,6 +64,29 @@ def _extract(paths: Sequence[Path], compact: bool) -> int:
     return exit_code
 
 
+def _token(user: str, roles: str, minutes: int, key_dir: Path | None) -> int:
+    names = [name.strip() for name in roles.split(",") if name.strip()]
+    known = {role.value for role in Role}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        print(f"error: unknown roles {unknown}; choose from {sorted(known)}", file=sys.stderr)
+        return 2
+    if minutes <= 0:
+        print("error: --minutes must be positive", file=sys.stderr)
+        return 2
+    if key_dir is None:
+        key_dir = devissuer.configured_key_dir(get_settings().auth) or devissuer.DEFAULT_KEY_DIR
+    print(devissuer.mint_token(key_dir, user, names, minutes=minutes))
+    return 0
+
+
+_DEV_ISSUER_HELP = """\
+Print a bearer token signed by the local dev issuer. For local use only: the API
+accepts these tokens only where AUTH_ISSUERS lists {"kind": "dev"}, which no
+deployed environment should. The key pair is created in the key directory on
+first use."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,10 +95,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     extract.add_argument(
         "--json", action="store_true", help="one compact JSON object per line (JSON Lines)"
     )
+    token = commands.add_parser(
+        "token",
+        help="print a dev-issuer bearer token (local use only)",
+        description=_DEV_ISSUER_HELP,
+    )
+    token.add_argument("--user", required=True, help="the token's subject (sub)")
+    token.add_argument(
+        "--roles", default="", help="comma-separated: viewer, processor, admin (default: none)"
+    )
+    token.add_argument("--minutes", type=int, default=60, help="lifetime (default: 60)")
+    token.add_argument(
+        "--key-dir",
+        type=Path,
+        default=None,
+        help="dev issuer key directory (default: the dev issuer's key_dir in AUTH_ISSUERS, "
+        f"else {devissuer.DEFAULT_KEY_DIR})",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "extract":
             return _extract(args.files, compact=args.json)
+        if args.command == "token":
+            return _token(args.user, args.roles, args.minutes, args.key_dir)
     except InvoiceError as exc:  # configuration errors and the like: one line, no traceback
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
         return 2

@@ -29,6 +29,20 @@ def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFaile
     return ValidationFailed(f"{location}: {first['msg']}", field=location)
 
 
+def _reject_nul(value: Any, field: str) -> None:
+    """NUL cannot be stored in PostgreSQL text and is never meant: refuse it at the edge."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed(f"{field}: contains a NUL character", field=field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, field)
+            _reject_nul(item, key if field == "body" else f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{field}.{index}")
+
+
 @dataclass(frozen=True)
 class Call:
     request: ApiRequest
@@ -42,6 +56,8 @@ class Call:
         return Scope.user(self.principal.user_id)
 
     def query(self, model: type[M]) -> M:
+        for name, value in self.request.query.items():
+            _reject_nul(value, name)
         try:
             return model.model_validate(dict(self.request.query))
         except ValidationError as exc:
@@ -60,6 +76,7 @@ class Call:
             raise ValidationFailed("the request body is not valid JSON", field="body") from exc
         if not isinstance(data, dict):
             raise ValidationFailed("the request body must be a JSON object", field="body")
+        _reject_nul(data, "body")
         try:
             return model.model_validate(data)
         except ValidationError as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.api.call import Call
 from shared.api.export import content_type, export_chunks
@@ -14,7 +15,7 @@ from shared.api.http import ApiResponse
 from shared.errors import NotFound, ValidationFailed
 from shared.extraction.schema import InvoiceHeader, LineItem
 from shared.storage import invoices
-from shared.storage.query import InvoiceFilters, InvoiceSort
+from shared.storage.query import MAX_AMOUNT, InvoiceFilters, InvoiceSort
 from shared.storage.records import ScoredInvoice
 
 
@@ -55,8 +56,23 @@ class InvoicePatch(InvoiceHeader):
     """A JSON merge patch: fields present are set (null clears), fields absent stay."""
 
     line_items: list[LineItem] | None = Field(
-        default=None, description="Replaces all line items when present"
+        default=None, description="Replaces all line items when present", max_length=1000
     )
+
+    @model_validator(mode="after")
+    def _amounts_in_range(self) -> InvoicePatch:
+        rows: list[tuple[str, BaseModel]] = [("", self)]
+        rows += [(f"line_items.{n}.", item) for n, item in enumerate(self.line_items or ())]
+        for prefix, row in rows:
+            for name, value in row:
+                if isinstance(value, Decimal) and not (
+                    value.is_finite() and abs(value) < MAX_AMOUNT
+                ):
+                    raise ValidationFailed(
+                        f"{prefix}{name}: must be a finite amount below 10^15",
+                        field=f"{prefix}{name}",
+                    )
+        return self
 
 
 class RejectBody(BaseModel):

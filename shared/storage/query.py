@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from shared.errors import ValidationFailed
 from shared.extraction.schema import InvoiceStatus
 
+# Larger than any invoice, small enough that PostgreSQL's NUMERIC never overflows.
+MAX_AMOUNT = Decimal(10) ** 15
+
 
 class InvoiceSort(StrEnum):
     NEWEST = "-created_at"
@@ -46,8 +49,12 @@ class InvoiceFilters(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     date_from: dt.date | None = Field(default=None, description="invoice_date on or after")
     date_to: dt.date | None = Field(default=None, description="invoice_date on or before")
-    min_total: Decimal | None = Field(default=None, description="invoice_total at least")
-    max_total: Decimal | None = Field(default=None, description="invoice_total at most")
+    min_total: Decimal | None = Field(
+        default=None, ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="invoice_total at least"
+    )
+    max_total: Decimal | None = Field(
+        default=None, ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="invoice_total at most"
+    )
     q: str | None = Field(
         default=None,
         min_length=1,

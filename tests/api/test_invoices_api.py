@@ -49,7 +49,7 @@ def test_unknown_and_malformed_ids_are_404_problems(api: Client, alice: User) ->
 
 
 def _seed(pool: ConnectionPool, owner: str) -> dict[str, str]:
-    rows = {
+    rows: dict[str, dict[str, Any]] = {
         "acme_old": dict(
             vendor_name="Acme Supplies GmbH",
             invoice_date=dt.date(2025, 1, 10),

@@ -1,0 +1,1 @@
+"""Test support: pytest plugins and helpers that start real local services."""
