@@ -39,7 +39,7 @@ def redis_connection() -> Iterator[redis.Redis]:
     try:
         client.ping()
     except redis.ConnectionError:
-        pytest.skip(f"Redis is not running at {REDIS_URL}")
+        pytest.fail(f"Redis is not running at {REDIS_URL}: the tests need a real Redis")
     yield client
     client.close()
 

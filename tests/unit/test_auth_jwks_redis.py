@@ -30,7 +30,7 @@ def redis_client() -> Iterator[redis.Redis]:
     try:
         client.ping()
     except redis.ConnectionError:
-        pytest.skip("Redis is not running at REDIS_URL or 127.0.0.1:6379")
+        pytest.fail("Redis is not running at REDIS_URL or 127.0.0.1:6379: the tests need it")
     yield client
     client.close()
 

@@ -1,0 +1,96 @@
+"""The OpenAPI document and the problem+json contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.functions.decorators.function_app import Function
+from openapi_spec_validator import validate
+
+from shared.api.openapi import openapi_document
+from shared.api.services import Services, use_services
+from tests.api.conftest import User
+from tests.support.api import Client, http_functions
+
+
+def _registered(functions: dict[str, Function]) -> set[tuple[str, str]]:
+    return {
+        (method.lower(), "/" + route.template)
+        for route in http_functions(functions)
+        for method in route.methods
+    }
+
+
+def _documented(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(method, path) for path, item in document["paths"].items() for method in item}
+
+
+def test_every_registered_http_function_is_documented_and_nothing_else(
+    functions: dict[str, Function],
+) -> None:
+    assert _registered(functions) == _documented(openapi_document())
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    document = openapi_document()
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+def test_operation_ids_are_the_function_names(functions: dict[str, Function]) -> None:
+    document = openapi_document()
+    ids = {op["operationId"] for item in document["paths"].values() for op in item.values()}
+    assert ids == {route.name for route in http_functions(functions)}
+
+
+def test_list_parameters_come_from_the_filter_model() -> None:
+    operation = openapi_document()["paths"]["/invoices"]["get"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"status", "vendor", "currency", "date_from", "date_to", "min_total", "max_total", "q",
+            "sort", "limit", "cursor"} == names  # fmt: skip
+
+
+def test_only_health_is_public() -> None:
+    document = openapi_document()
+    public = [
+        path
+        for path, item in document["paths"].items()
+        for op in item.values()
+        if op.get("security") == []
+    ]
+    assert public == ["/health"]
+
+
+def test_served_document_equals_the_generated_one(api: Client, alice: User) -> None:
+    response = api.get("/api/openapi.json", token=alice.token("viewer"))
+    assert response.status == 200
+    assert response.json() == openapi_document()
+
+
+def test_problem_details_shape(api: Client, alice: User) -> None:
+    response = api.get("/api/invoices/search", token=alice.token("viewer"))
+    assert response.status == 400
+    assert response.content_type == "application/problem+json"
+    problem = response.json()
+    assert set(problem) == {"type", "title", "status", "detail", "code", "instance", "field"}
+    assert problem["status"] == 400
+    assert problem["instance"] == "/api/invoices/search"
+    assert problem["field"] == "q"
+
+
+def test_database_outage_is_a_503_problem(api: Client, alice: User, api_services: Services) -> None:
+    from psycopg_pool import ConnectionPool as Pool
+
+    dead = Pool(
+        "postgresql://nobody@127.0.0.1:1/none", min_size=0, max_size=1, open=False, timeout=0.5
+    )
+    dead.open(wait=False)
+    use_services(Services(api_services.settings, pool=dead))
+    try:
+        response = api.get("/api/invoices", token=alice.token("viewer"))
+    finally:
+        use_services(api_services)
+        dead.close()
+    assert response.status == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert "127.0.0.1" not in response.body.decode()

@@ -1,0 +1,109 @@
+"""Migrations and the constraints they create, on real PostgreSQL (fresh databases per test)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+
+from shared.errors import ConfigurationError
+from shared.storage import documents
+from shared.storage.migrate import available, migrate
+
+
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(database_url, dbname=name)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_migrations_apply_once_and_then_are_a_no_op(fresh_database: str) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        assert migrate(conn) == [m.name for m in available()]
+        assert migrate(conn) == []
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        }
+    assert {"documents", "jobs", "job_documents", "invoices", "line_items", "invoice_events",
+            "embeddings", "schema_migrations"} <= tables  # fmt: skip
+
+
+def test_instances_starting_at_once_apply_each_migration_exactly_once(fresh_database: str) -> None:
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start_instance() -> None:
+        try:
+            with psycopg.connect(fresh_database, autocommit=True) as conn:
+                barrier.wait()
+                results.append(migrate(conn))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start_instance) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(len(applied) for applied in results) == [0, 0, 0, len(available())]
+    with psycopg.connect(fresh_database) as conn:
+        count = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+    assert count == (len(available()),)
+
+
+def test_a_changed_migration_is_refused(fresh_database: str) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+        with pytest.raises(ConfigurationError, match="changed after it was applied"):
+            migrate(conn)
+
+
+def _insert_document(conn: psycopg.Connection[Any], owner: str, sha: str) -> None:
+    conn.execute(
+        "INSERT INTO documents (owner, sha256, blob_path) VALUES (%s, %s, 'x')", (owner, sha)
+    )
+
+
+def test_the_same_bytes_twice_for_one_owner_is_impossible(pool: ConnectionPool, owner: str) -> None:
+    sha = uuid.uuid4().hex * 2
+    with pool.connection() as conn:
+        _insert_document(conn, owner, sha)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            _insert_document(conn, owner, sha)
+        _insert_document(conn, owner + "-other", sha)  # another owner may have the same file
+
+
+def test_register_returns_the_existing_document_for_the_same_bytes(
+    pool: ConnectionPool, owner: str
+) -> None:
+    sha = uuid.uuid4().hex * 2
+    with pool.connection() as conn:
+        first = documents.register(conn, owner=owner, sha256=sha, blob_path=f"{owner}/1/a.pdf")
+        again = documents.register(conn, owner=owner, sha256=sha, blob_path=f"{owner}/2/b.pdf")
+    assert first.created and not again.created
+    assert again.id == first.id
+
+
+def test_failed_documents_must_carry_a_reason(pool: ConnectionPool, owner: str) -> None:
+    with pool.connection() as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO documents (owner, sha256, blob_path, status) "
+            "VALUES (%s, %s, 'x', 'failed')",
+            (owner, uuid.uuid4().hex * 2),
+        )
