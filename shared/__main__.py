@@ -1,4 +1,4 @@
-"""Command line: `python -m shared extract FILE... [--json]` and `python -m shared token`.
+"""Command line: `python -m shared extract FILE... [--json]`, `token` and `migrate`.
 
 Prints one JSON object per document (a ZIP gives one per member): the invoice
 fields flat at the top level plus `line_items`, `confidence`, `warnings`,
@@ -16,13 +16,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.auth import devissuer
 from shared.auth.principal import Role
 from shared.config import get_settings
 from shared.errors import DocumentRejected, InvoiceError
-from shared.pipeline import DocumentResult, process_bytes
+
+if TYPE_CHECKING:
+    from shared.pipeline import DocumentResult
 
 
 def _output(result: DocumentResult, source: Path) -> dict[str, Any]:
@@ -33,6 +35,9 @@ def _output(result: DocumentResult, source: Path) -> dict[str, Any]:
 
 
 def _extract(paths: Sequence[Path], compact: bool) -> int:
+    # Imported here: PyMuPDF takes a second to load, and the other commands never need it.
+    from shared.pipeline import process_bytes
+
     settings = get_settings()
     exit_code = 0
     for path in paths:
@@ -87,6 +92,18 @@ deployed environment should. The key pair is created in the key directory on
 first use."""
 
 
+def _migrate() -> int:
+    import psycopg
+
+    from shared.storage.database import database_url
+    from shared.storage.migrate import migrate
+
+    with psycopg.connect(database_url(get_settings().database), autocommit=True) as conn:
+        applied = migrate(conn)
+    print("applied: " + ", ".join(applied) if applied else "up to date")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,12 +129,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="dev issuer key directory (default: the dev issuer's key_dir in AUTH_ISSUERS, "
         f"else {devissuer.DEFAULT_KEY_DIR})",
     )
+    commands.add_parser(
+        "migrate",
+        help="apply pending database migrations (DATABASE_URL, else the embedded cluster)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "extract":
             return _extract(args.files, compact=args.json)
         if args.command == "token":
             return _token(args.user, args.roles, args.minutes, args.key_dir)
+        if args.command == "migrate":
+            return _migrate()
     except InvoiceError as exc:  # configuration errors and the like: one line, no traceback
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
         return 2

@@ -107,3 +107,22 @@ def test_failed_documents_must_carry_a_reason(pool: ConnectionPool, owner: str) 
             "VALUES (%s, %s, 'x', 'failed')",
             (owner, uuid.uuid4().hex * 2),
         )
+
+
+def test_migrate_command(
+    fresh_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.__main__ import main
+    from shared.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    get_settings.cache_clear()
+    try:
+        assert main(["migrate"]) == 0
+        assert capsys.readouterr().out.strip() == "applied: " + ", ".join(
+            m.name for m in available()
+        )
+        assert main(["migrate"]) == 0
+        assert capsys.readouterr().out.strip() == "up to date"
+    finally:
+        get_settings.cache_clear()
