@@ -74,6 +74,10 @@ class AuthSettings:
     leeway_seconds: int = 60
 
 
+# The limiters count in microseconds: one request per microsecond is their finest grain.
+MAX_PER_MINUTE = 60_000_000
+
+
 @dataclass(frozen=True)
 class RateLimits:
     api_per_minute: int = 600
@@ -105,7 +109,7 @@ class Settings:
     redis_url: str | None = None
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -115,6 +119,8 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -151,9 +157,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         leeway_seconds=_int(env, "AUTH_LEEWAY_SECONDS", AuthSettings.leeway_seconds),
     )
     rate_limits = RateLimits(
-        api_per_minute=_int(env, "RATE_LIMIT_API_PER_MINUTE", RateLimits.api_per_minute),
+        api_per_minute=_int(
+            env, "RATE_LIMIT_API_PER_MINUTE", RateLimits.api_per_minute, MAX_PER_MINUTE
+        ),
         uploads_per_minute=_int(
-            env, "RATE_LIMIT_UPLOADS_PER_MINUTE", RateLimits.uploads_per_minute
+            env, "RATE_LIMIT_UPLOADS_PER_MINUTE", RateLimits.uploads_per_minute, MAX_PER_MINUTE
         ),
     )
     blobs = BlobSettings(

@@ -10,12 +10,19 @@ the README ("OCR engine"). The language models ship with the app in
 from __future__ import annotations
 
 import os
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pymupdf as _pymupdf
+
 from shared.config import OcrSettings
+from shared.documents.preprocess import MIN_SKEW_DEGREES, skew_degrees
 from shared.errors import ExtractionFailed
+
+pymupdf: Any = _pymupdf  # PyMuPDF's own annotations are partial; keep strict mypy useful
 
 TESSDATA_DIR = Path(__file__).resolve().parent / "tessdata"
 
@@ -54,8 +61,25 @@ def ocr_dpi_for(page: Any, settings: OcrSettings, *, image_page: bool) -> int:
     return max(36, int(min(dpi, largest)))
 
 
+# The tilt is measured on a small raster: text lines are still several pixels tall.
+_SKEW_DPI = 100
+
+
+def page_skew(page: Any) -> float:
+    """The tilt of a page's text lines in degrees (see preprocess.skew_degrees)."""
+    zoom = _SKEW_DPI / 72
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY)
+    gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.width)
+    return skew_degrees(gray)
+
+
 def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
-    """OCR one page; image pages are rasterised at their native density."""
+    """OCR one page and return its TextPage, words in the page's (unrotated) points.
+
+    Image pages are rasterised at their native density. A tilted scan is rendered
+    level first, so Tesseract sees straight text lines; the words then come back
+    in the coordinates of the levelled page, where table rows run horizontally.
+    """
     missing = set(settings.languages.split("+")) - available_languages()
     if missing:
         raise ExtractionFailed(
@@ -63,6 +87,28 @@ def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
             code="ocr_unavailable",
         )
     dpi = ocr_dpi_for(page, settings, image_page=image_page)
-    return page.get_textpage_ocr(
-        language=settings.languages, dpi=dpi, full=True, tessdata=str(TESSDATA_DIR)
+    skew = page_skew(page)
+    zoom = dpi / 72
+    render = pymupdf.Matrix(zoom, zoom)
+    if abs(skew) >= MIN_SKEW_DEGREES:
+        render = render.prerotate(-skew)
+    pix = page.get_pixmap(matrix=render, colorspace=pymupdf.csRGB, alpha=False)
+    # The rotated page's bounding box starts left of or above the origin.
+    origin = page.rect * render
+    ocr_pdf = pymupdf.open(
+        stream=pix.pdfocr_tobytes(
+            compress=False, language=settings.languages, tessdata=str(TESSDATA_DIR)
+        ),
+        filetype="pdf",
     )
+    ocr_result = ocr_pdf[0]
+    # The OCR page measures the raster at the pixmap's resolution; back to page points.
+    scale = pix.width / ocr_result.rect.width / zoom
+    ctm = (
+        pymupdf.Matrix(scale, scale)
+        * pymupdf.Matrix(1, 0, 0, 1, origin.x0 / zoom, origin.y0 / zoom)
+        * page.derotation_matrix
+    )
+    textpage = ocr_result.get_textpage(matrix=ctm)
+    textpage.parent = weakref.proxy(page)
+    return textpage

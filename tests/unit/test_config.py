@@ -177,3 +177,10 @@ def test_get_settings_reads_the_process_environment_once(
         assert get_settings().ocr.dpi == 200  # cached: read once per process
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_API_PER_MINUTE", "RATE_LIMIT_UPLOADS_PER_MINUTE"])
+def test_rate_limits_above_what_the_limiter_can_count_are_refused(name: str) -> None:
+    assert load_settings({name: "60000000"}) is not None
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be at most 60000000"):
+        load_settings({name: "60000001"})
