@@ -93,6 +93,9 @@ class BlobSettings:
     service_uri: str | None = None
     incoming_container: str = "invoices-incoming"
     quarantine_container: str = "invoices-quarantine"
+    # Where a processed upload moves, and where the flow stages ZIP members and parse results.
+    processed_container: str = "invoices-processed"
+    staging_container: str = "invoices-staging"
     upload_sas_minutes: int = 10
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -32,41 +34,112 @@ def start(conn: Conn, *, job_id: str, owner: str, source_blob: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One document of a job: where its bytes are staged, and what became of it."""
+
+    position: int
+    name: str
+    staged_blob: str | None = None
+    sha256: str | None = None
+    outcome: str = "pending"
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def add_documents(conn: Conn, job_id: str, entries: Sequence[ManifestEntry]) -> None:
+    """Write the job's manifest; a re-run after a crash finds it written and changes nothing."""
+    with conn.transaction():
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                """INSERT INTO job_documents (job_id, position, name, staged_blob, sha256,
+                                              outcome, error_code, error_message)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (job_id, position) DO NOTHING""",
+                [
+                    (job_id, e.position, e.name, e.staged_blob, e.sha256, e.outcome,
+                     e.error_code, e.error_message)
+                    for e in entries
+                ],
+            )  # fmt: skip
+        _recount(conn, job_id)
+
+
+def manifest(
+    conn: Conn, job_id: str, *, after: int = -1, limit: int = 1000, outcome: str | None = None
+) -> list[ManifestEntry]:
+    rows = conn.execute(
+        """SELECT position, name, staged_blob, sha256, outcome, error_code, error_message
+           FROM job_documents
+           WHERE job_id = %s AND position > %s AND (%s::text IS NULL OR outcome = %s)
+           ORDER BY position LIMIT %s""",
+        (job_id, after, outcome, outcome, limit),
+    ).fetchall()
+    return [ManifestEntry(*row) for row in rows]
+
+
 def record_document(
     conn: Conn,
     *,
     job_id: str,
-    name: str,
+    position: int,
     outcome: str,
     document_id: UUID | None = None,
     invoice_id: UUID | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> None:
-    """Record (or update, on retry) what the job did with one document, and recount."""
+    """Record (or overwrite, on retry) what the job did with one document, and recount."""
     with conn.transaction():
         conn.execute(
-            """INSERT INTO job_documents
-                   (job_id, name, document_id, outcome, invoice_id, error_code, error_message)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (job_id, name) DO UPDATE SET
-                   document_id = EXCLUDED.document_id, outcome = EXCLUDED.outcome,
-                   invoice_id = EXCLUDED.invoice_id, error_code = EXCLUDED.error_code,
-                   error_message = EXCLUDED.error_message, updated_at = now()""",
-            (job_id, name, document_id, outcome, invoice_id, error_code, error_message),
+            """UPDATE job_documents SET document_id = %s, outcome = %s, invoice_id = %s,
+                   error_code = %s, error_message = %s, updated_at = now()
+               WHERE job_id = %s AND position = %s""",
+            (document_id, outcome, invoice_id, error_code, error_message, job_id, position),
         )
-        conn.execute(
-            """UPDATE jobs j SET
-                   documents_total = c.total, documents_succeeded = c.succeeded,
-                   documents_failed = c.failed, updated_at = now()
-               FROM (SELECT count(*) AS total,
-                            count(*) FILTER (WHERE outcome IN ('extracted', 'duplicate'))
-                                AS succeeded,
-                            count(*) FILTER (WHERE outcome = 'failed') AS failed
-                     FROM job_documents WHERE job_id = %s) c
-               WHERE j.id = %s""",
-            (job_id, job_id),
-        )
+        _recount(conn, job_id)
+
+
+def reset_failed(conn: Conn, scope: Scope, job_id: str) -> int:
+    """Mark a job's failed documents pending again (a retry); returns how many."""
+    with conn.transaction():
+        owned = conn.execute(
+            sql.SQL("SELECT 1 FROM jobs j WHERE j.id = %s AND {} FOR UPDATE").format(
+                scope.clause("j.owner")
+            ),
+            (job_id,),
+        ).fetchone()
+        if owned is None:
+            raise NotFound(f"job {job_id} not found")
+        count = conn.execute(
+            """UPDATE job_documents SET outcome = 'pending', error_code = NULL,
+                   error_message = NULL, updated_at = now()
+               WHERE job_id = %s AND outcome = 'failed' AND staged_blob IS NOT NULL""",
+            (job_id,),
+        ).rowcount
+        if count:
+            conn.execute(
+                "UPDATE jobs SET status = 'running', finished_at = NULL, error = NULL, "
+                "updated_at = now() WHERE id = %s",
+                (job_id,),
+            )
+            _recount(conn, job_id)
+    return count
+
+
+def _recount(conn: Conn, job_id: str) -> None:
+    conn.execute(
+        """UPDATE jobs j SET
+               documents_total = c.total, documents_succeeded = c.succeeded,
+               documents_failed = c.failed, updated_at = now()
+           FROM (SELECT count(*) AS total,
+                        count(*) FILTER (WHERE outcome IN ('extracted', 'duplicate'))
+                            AS succeeded,
+                        count(*) FILTER (WHERE outcome = 'failed') AS failed
+                 FROM job_documents WHERE job_id = %s) c
+           WHERE j.id = %s""",
+        (job_id, job_id),
+    )
 
 
 def finish(conn: Conn, job_id: str, *, error: str | None = None) -> None:
@@ -94,8 +167,8 @@ def get(conn: Conn, scope: Scope, job_id: str) -> JobRecord:
         if row is None:
             raise NotFound(f"job {job_id} not found")
         documents = cursor.execute(
-            "SELECT name, document_id, outcome, error_code, error_message, invoice_id "
-            "FROM job_documents WHERE job_id = %s ORDER BY name",
+            "SELECT position, name, document_id, outcome, error_code, error_message, invoice_id "
+            "FROM job_documents WHERE job_id = %s ORDER BY position",
             (job_id,),
         ).fetchall()
     return JobRecord.model_validate(

@@ -64,6 +64,7 @@ class InvoiceEvent(BaseModel):
 
 
 class JobDocument(BaseModel):
+    position: int
     name: str
     document_id: UUID | None
     outcome: str

@@ -36,8 +36,9 @@ def _seed_job(pool: ConnectionPool, owner: str) -> str:
             sha256=hashlib.sha256(job_id.encode()).hexdigest(),
             blob_path=f"{owner}/u/batch.zip",
         )
+        jobs.add_documents(conn, job_id, [jobs.ManifestEntry(0, "a.pdf", "staged/a.pdf")])
         jobs.record_document(
-            conn, job_id=job_id, name="a.pdf", outcome="failed", document_id=document.id,
+            conn, job_id=job_id, position=0, outcome="failed", document_id=document.id,
             error_code="unsupported_type", error_message="not a document",
         )  # fmt: skip
     return job_id

@@ -20,7 +20,10 @@ def _job(pool: ConnectionPool, owner: str, outcomes: dict[str, str]) -> str:
     job_id = f"job-{uuid.uuid4().hex}"
     with pool.connection() as conn:
         jobs.start(conn, job_id=job_id, owner=owner, source_blob=f"{owner}/up/batch.zip")
-        for name, outcome in outcomes.items():
+        jobs.add_documents(
+            conn, job_id, [jobs.ManifestEntry(n, name) for n, name in enumerate(outcomes)]
+        )
+        for position, (name, outcome) in enumerate(outcomes.items()):
             document = documents.register(
                 conn,
                 owner=owner,
@@ -32,7 +35,7 @@ def _job(pool: ConnectionPool, owner: str, outcomes: dict[str, str]) -> str:
             jobs.record_document(
                 conn,
                 job_id=job_id,
-                name=name,
+                position=position,
                 outcome=outcome,
                 document_id=document.id,
                 error_code="pdf_encrypted" if failed else None,
@@ -58,6 +61,7 @@ def test_job_with_per_document_outcomes(api: Client, pool: ConnectionPool, alice
     failed = [d for d in job["documents"] if d["outcome"] == "failed"]
     assert failed == [
         {
+            "position": 1,
             "name": "b.pdf",
             "document_id": failed[0]["document_id"],
             "outcome": "failed",
