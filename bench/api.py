@@ -30,11 +30,11 @@ import psycopg
 
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.routes import BY_NAME, dispatch
-from shared.api.services import Services
 from shared.auth.devissuer import mint_token
 from shared.config import AuthSettings, DatabaseSettings, RateLimits, Settings, parse_issuers
 from shared.embeddings import HashingEmbedder, invoice_text
 from shared.extraction.schema import InvoiceFields, LineItem
+from shared.services import Services
 from shared.storage.database import embedded_url, open_pool
 
 VENDOR_WORDS = (
@@ -227,7 +227,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    url = args.database_url or embedded_url(workdir / "pg")
+    url = args.database_url or embedded_url(workdir / "pg", keep_running=False)
     key_dir = workdir / "issuer"
     settings = Settings(
         database=DatabaseSettings(url=url, pool_max=2),

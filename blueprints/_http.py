@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared.api.http import ApiRequest
 from shared.api.routes import BY_NAME, dispatch
-from shared.api.services import get_services
+from shared.services import get_services
 
 
 def serve(req: func.HttpRequest, route_name: str) -> func.HttpResponse:

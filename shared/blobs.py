@@ -108,12 +108,17 @@ def blob_service(settings: BlobSettings) -> BlobServiceClient:
 
 
 def ensure_containers(service: BlobServiceClient, settings: BlobSettings) -> None:
-    """Create the incoming and quarantine containers if they are missing.
+    """Create the incoming, quarantine, processed and staging containers if they are missing.
 
     Creating and catching "already exists" (rather than checking first) makes two callers
     that race at start-up both succeed.
     """
-    for name in (settings.incoming_container, settings.quarantine_container):
+    for name in (
+        settings.incoming_container,
+        settings.quarantine_container,
+        settings.processed_container,
+        settings.staging_container,
+    ):
         with contextlib.suppress(ResourceExistsError):
             service.create_container(name)
 
@@ -190,23 +195,48 @@ def move_to_quarantine(
 ) -> None:
     """Move a rejected blob from incoming to quarantine, same path, reason in its metadata.
 
-    Idempotent: when the blob is already in quarantine and gone from incoming, this does
+    The reason is stored percent-encoded (metadata values must be ASCII);
+    `urllib.parse.unquote` restores it.
+    """
+    encoded = quote(reason.strip()[:_MAX_REASON_CHARS], safe=" /:;,=()'")
+    move_blob(
+        service,
+        settings.incoming_container,
+        settings.quarantine_container,
+        blob_path,
+        {QUARANTINE_REASON_KEY: encoded},
+    )
+
+
+def move_to_processed(service: BlobServiceClient, settings: BlobSettings, blob_path: str) -> None:
+    """Move a processed upload from incoming to processed, same path."""
+    move_blob(service, settings.incoming_container, settings.processed_container, blob_path)
+
+
+def move_blob(
+    service: BlobServiceClient,
+    source_container: str,
+    target_container: str,
+    blob_path: str,
+    extra_metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Move one blob between containers, same path, keeping content settings and metadata.
+
+    Idempotent: when the blob is already in the target and gone from the source, this does
     nothing, so a retried activity succeeds. The bytes are streamed (not copied server-side)
     so the move works with any credential and completes before the source is deleted; the
-    source is deleted only if it has not changed since it was read. The reason is stored
-    percent-encoded (metadata values must be ASCII); `urllib.parse.unquote` restores it.
+    source is deleted only if it has not changed since it was read.
     """
-    source = service.get_blob_client(settings.incoming_container, blob_path)
-    target = service.get_blob_client(settings.quarantine_container, blob_path)
+    source = service.get_blob_client(source_container, blob_path)
+    target = service.get_blob_client(target_container, blob_path)
     try:
         stream = source.download_blob()
     except ResourceNotFoundError as exc:
         if target.exists():
             return
-        raise NotFound(f"blob {settings.incoming_container}/{blob_path} does not exist") from exc
+        raise NotFound(f"blob {source_container}/{blob_path} does not exist") from exc
     properties = stream.properties
-    metadata = dict(properties.metadata or {})
-    metadata[QUARANTINE_REASON_KEY] = quote(reason.strip()[:_MAX_REASON_CHARS], safe=" /:;,=()'")
+    metadata = dict(properties.metadata or {}) | dict(extra_metadata or {})
     content = properties.content_settings
     target.upload_blob(
         stream.chunks(),
@@ -229,9 +259,7 @@ def move_to_quarantine(
     except ResourceNotFoundError:
         pass  # a concurrent move of the same blob finished first
     except ResourceModifiedError as exc:
-        raise Conflict(
-            f"blob {settings.incoming_container}/{blob_path} changed while it was quarantined"
-        ) from exc
+        raise Conflict(f"blob {source_container}/{blob_path} changed while it was moved") from exc
 
 
 def safe_filename(filename: str) -> str:

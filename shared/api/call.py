@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shared.api.http import ApiRequest
-from shared.api.services import Services
 from shared.auth.principal import Principal
 from shared.errors import ValidationFailed
+from shared.services import Services
 from shared.storage.scope import Scope
 
 M = TypeVar("M", bound=BaseModel)

@@ -19,9 +19,9 @@ from shared.api import invoices, jobs, uploads
 from shared.api.call import Call
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.problems import from_error, internal_error
-from shared.api.services import Services
 from shared.auth.principal import Role, require
 from shared.errors import InvoiceError
+from shared.services import Services
 from shared.storage.records import InvoicePage, InvoiceRecord, JobPage, JobRecord
 
 logger = logging.getLogger(__name__)

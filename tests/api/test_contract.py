@@ -8,7 +8,7 @@ from azure.functions.decorators.function_app import Function
 from openapi_spec_validator import validate
 
 from shared.api.openapi import openapi_document
-from shared.api.services import Services, use_services
+from shared.services import Services, use_services
 from tests.api.conftest import User
 from tests.support.api import Client, http_functions
 

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from psycopg_pool import ConnectionPool
 
-from shared.api.services import Services, use_services
 from shared.config import RateLimits, Settings
+from shared.services import Services, use_services
 from tests.api.conftest import User
 from tests.support.api import Client
 

@@ -20,7 +20,6 @@ import pytest
 from azure.functions.decorators.function_app import Function
 from psycopg_pool import ConnectionPool
 
-from shared.api.services import Services, use_services
 from shared.auth.devissuer import mint_token
 from shared.config import (
     AuthSettings,
@@ -29,6 +28,7 @@ from shared.config import (
     Settings,
     parse_issuers,
 )
+from shared.services import Services, use_services
 from tests.support.azurite import Azurite
 
 

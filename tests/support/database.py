@@ -25,7 +25,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     if configured:
         return configured
     data_dir: Path = tmp_path_factory.mktemp("postgres") / "data"
-    return embedded_url(data_dir)
+    return embedded_url(data_dir, keep_running=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""What handlers need, built once per process from the settings and shared by every request.
+"""What handlers and activities need, built once per process from the settings, and shared.
 
 Each dependency is created on first use, so a route that needs no blob storage never needs its
 configuration, and importing the app never connects anywhere.
@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.storage.blob import BlobServiceClient
 from psycopg import Connection, OperationalError
@@ -23,6 +23,9 @@ from shared.config import Settings, get_settings
 from shared.embeddings import Embedder, HashingEmbedder
 from shared.errors import ServiceUnavailable
 from shared.ratelimit import RateLimiter, rate_limiter
+
+if TYPE_CHECKING:
+    from shared.pipeline import Extractor
 from shared.storage.database import open_pool
 
 
@@ -62,6 +65,12 @@ class Services:
     @cached_property
     def embedder(self) -> Embedder:
         return HashingEmbedder()
+
+    @cached_property
+    def extractor(self) -> Extractor:
+        from shared.pipeline import make_extractor
+
+        return make_extractor(self.settings)
 
     @property
     def blobs(self) -> BlobServiceClient:

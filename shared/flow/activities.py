@@ -1,0 +1,227 @@
+"""What each activity of the processing flow does; the blueprint only binds them.
+
+Every activity is idempotent (a retry or a replay after a crash does the same thing again
+without duplicating anything): rows are upserts keyed by job and position or by owner and
+content hash, blobs are written to fixed paths. Payloads and results are small JSON objects:
+blob paths and ids, never document bytes or page text.
+
+Errors: a document that cannot be processed for a reason that will not change on retry
+(DocumentRejected, ExtractionFailed) comes back as `{"failed": {"code", "message"}}`; anything
+else raises, and the orchestrator's retry policy tries again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+from uuid import UUID
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.blobs import download, move_to_processed, move_to_quarantine
+from shared.documents.intake import RejectedMember, check_document, intake
+from shared.documents.parse import parse_document
+from shared.errors import DocumentRejected, ExtractionFailed
+from shared.extraction.schema import ExtractedInvoice
+from shared.extraction.validation import validate
+from shared.flow import staging
+from shared.services import Services
+from shared.storage import documents, invoices, jobs
+from shared.storage.scope import Scope
+
+log = logging.getLogger(__name__)
+Payload = dict[str, Any]
+
+
+def _split(reference: str) -> tuple[str, str]:
+    container, _, path = reference.partition("/")
+    return container, path
+
+
+def _upload(services: Services, path: str, data: bytes) -> str:
+    container = services.settings.blobs.staging_container
+    services.blobs.get_blob_client(container, path).upload_blob(data, overwrite=True)
+    return f"{container}/{path}"
+
+
+def _fetch(services: Services, reference: str) -> bytes:
+    container, path = _split(reference)
+    return download(services.blobs, container, path)
+
+
+def _failed(code: str, message: str, **extra: Any) -> Payload:
+    return {"failed": {"code": code, "message": message}, **extra}
+
+
+def begin_job(services: Services, payload: Payload) -> Payload:
+    """Create the job and its manifest: validate the upload, expand a ZIP, stage members.
+
+    Returns {"total": n, "rejected": null} or, when the upload as a whole is unusable,
+    {"total": 1, "rejected": {"code", "message"}} (recorded as one failed document).
+    """
+    job_id, owner, blob_path = payload["job_id"], payload["owner"], payload["blob_path"]
+    incoming = services.settings.blobs.incoming_container
+    with services.connection() as conn:
+        jobs.start(conn, job_id=job_id, owner=owner, source_blob=blob_path)
+        written = jobs.manifest(conn, job_id, limit=100_000)
+    if written:  # a retry after the manifest was committed
+        first = written[0]
+        # Only a whole-upload rejection records a failed entry that has a hash but no bytes.
+        whole = len(written) == 1 and first.staged_blob is None and first.sha256 is not None
+        rejected = {"code": first.error_code, "message": first.error_message} if whole else None
+        return {"total": len(written), "rejected": rejected}
+    data = download(services.blobs, incoming, blob_path)
+    name = blob_path.rsplit("/", 1)[-1]
+    try:
+        entries = intake(name, data, services.settings.intake)
+    except DocumentRejected as exc:
+        sha = hashlib.sha256(data).hexdigest()
+        with services.connection() as conn:
+            document = documents.register(conn, owner=owner, sha256=sha, blob_path=blob_path)
+            documents.mark_failed(conn, document.id, code=exc.code, reason=exc.message)
+            jobs.add_documents(
+                conn,
+                job_id,
+                [jobs.ManifestEntry(0, name, None, sha, "failed", exc.code, exc.message)],
+            )
+        return {"total": 1, "rejected": {"code": exc.code, "message": exc.message}}
+    manifest: list[jobs.ManifestEntry] = []
+    single = len(entries) == 1 and not isinstance(entries[0], RejectedMember)
+    for position, entry in enumerate(entries):
+        if isinstance(entry, RejectedMember):
+            manifest.append(
+                jobs.ManifestEntry(position, entry.name, None, None, "failed", entry.code,
+                                   entry.message)
+            )  # fmt: skip
+            continue
+        if single and entry.data is data:
+            staged = f"{incoming}/{blob_path}"  # a plain document: read it where it is
+        else:
+            staged = _upload(services, staging.source_path(job_id, position), entry.data)
+        manifest.append(jobs.ManifestEntry(position, entry.name, staged, entry.sha256))
+    with services.connection() as conn:
+        jobs.add_documents(conn, job_id, manifest)
+    return {"total": len(manifest), "rejected": None}
+
+
+def next_documents(services: Services, payload: Payload) -> list[Payload]:
+    """Up to `limit` pending documents after `after` (positions), for the next window."""
+    with services.connection() as conn:
+        entries = jobs.manifest(
+            conn, payload["job_id"], after=payload["after"], limit=payload["limit"],
+            outcome="pending",
+        )  # fmt: skip
+    return [{"position": e.position, "name": e.name, "staged_blob": e.staged_blob} for e in entries]
+
+
+def parse(services: Services, payload: Payload) -> Payload:
+    """Register the document (same bytes for this owner: a duplicate), then parse or OCR it."""
+    job_id, owner, position = payload["job_id"], payload["owner"], payload["position"]
+    name = payload["name"]
+    data = _fetch(services, payload["staged_blob"])
+    try:
+        checked = check_document(name, data, services.settings.intake)
+    except DocumentRejected as exc:
+        return _failed(exc.code, exc.message)
+    with services.connection() as conn:
+        document = documents.register(
+            conn, owner=owner, sha256=checked.sha256, blob_path=payload["source_blob"],
+            member_name=name if payload["source_blob"].rsplit("/", 1)[-1] != name else None,
+            media_type=checked.media_type.value,
+        )  # fmt: skip
+        if not document.created and document.status == "extracted":
+            existing = invoices.invoice_for_document(conn, owner, document.id)
+            if existing is not None:
+                return {"duplicate": str(existing), "document_id": str(document.id)}
+    parsed = parse_document(checked.data, checked.media_type, services.settings.ocr)
+    reference = _upload(
+        services, staging.parsed_path(job_id, position), staging.encode_parsed(parsed)
+    )
+    with services.connection() as conn:
+        documents.mark_parsed(conn, document.id, pages=len(parsed.pages), text=parsed.text)
+    return {"document_id": str(document.id), "parsed_blob": reference, "pages": len(parsed.pages)}
+
+
+def extract(services: Services, payload: Payload) -> Payload:
+    parsed = staging.decode_parsed(_fetch(services, payload["parsed_blob"]))
+    try:
+        invoice = validate(services.extractor.extract(parsed), parsed.text)
+    except ExtractionFailed as exc:
+        return _failed(exc.code, exc.message)
+    reference = _upload(
+        services,
+        staging.invoice_path(payload["job_id"], payload["position"]),
+        invoice.model_dump_json().encode(),
+    )
+    return {"invoice_blob": reference}
+
+
+def store(services: Services, payload: Payload) -> Payload:
+    invoice = ExtractedInvoice.model_validate_json(_fetch(services, payload["invoice_blob"]))
+    document_id = UUID(payload["document_id"])
+    with services.connection() as conn:
+        invoice_id = invoices.store_extracted(
+            conn, owner=payload["owner"], document_id=document_id, invoice=invoice,
+            embedder=services.embedder,
+        )  # fmt: skip
+        documents.mark_extracted(conn, document_id)
+        jobs.record_document(
+            conn, job_id=payload["job_id"], position=payload["position"], outcome="extracted",
+            document_id=document_id, invoice_id=invoice_id,
+        )  # fmt: skip
+    return {"invoice_id": str(invoice_id), "status": invoice.status.value}
+
+
+def record_outcome(services: Services, payload: Payload) -> Payload:
+    """A document that failed for good, or turned out a duplicate: record it on the job."""
+    document_id = UUID(payload["document_id"]) if payload.get("document_id") else None
+    failure = payload.get("failed")
+    with services.connection() as conn:
+        if failure and document_id is not None:
+            documents.mark_failed(
+                conn, document_id, code=failure["code"], reason=failure["message"]
+            )
+        jobs.record_document(
+            conn,
+            job_id=payload["job_id"],
+            position=payload["position"],
+            outcome="failed" if failure else "duplicate",
+            document_id=document_id,
+            invoice_id=UUID(payload["duplicate"]) if payload.get("duplicate") else None,
+            error_code=failure["code"] if failure else None,
+            error_message=failure["message"] if failure else None,
+        )
+    return {}
+
+
+def finish_job(services: Services, payload: Payload) -> Payload:
+    """Close the job, move the upload to processed (or quarantine), clear staging."""
+    job_id, blob_path = payload["job_id"], payload["blob_path"]
+    rejected = payload.get("rejected")
+    settings = services.settings.blobs
+    with services.connection() as conn:
+        jobs.finish(conn, job_id, error=rejected["message"] if rejected else None)
+        failed = {e.position for e in jobs.manifest(conn, job_id, limit=100_000, outcome="failed")}
+        record = jobs.get(conn, Scope.everyone("pipeline"), job_id)
+    try:
+        if rejected:
+            move_to_quarantine(
+                services.blobs, settings, blob_path, f"{rejected['code']}: {rejected['message']}"
+            )
+        else:
+            move_to_processed(services.blobs, settings, blob_path)
+    except ResourceNotFoundError:
+        log.warning("job %s: upload already moved", job_id)
+    staging_container = services.blobs.get_container_client(settings.staging_container)
+    for blob in staging_container.list_blobs(name_starts_with=f"{job_id}/"):
+        position = int(blob.name.split("/")[1])
+        # A failed document keeps its staged bytes: a retry reads them again.
+        if position not in failed or not blob.name.endswith("/source"):
+            staging_container.delete_blob(blob.name)
+    return {
+        "status": record.status,
+        "total": record.documents_total,
+        "succeeded": record.documents_succeeded,
+        "failed": record.documents_failed,
+    }
