@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from shared.api.http import ApiRequest
+from shared.api.http import ApiRequest, ApiResponse
+from shared.api.problems import from_error
 from shared.api.routes import BY_NAME, dispatch
+from shared.errors import ServiceUnavailable
 from shared.services import get_services
 
+log = logging.getLogger(__name__)
 
-def serve(req: func.HttpRequest, route_name: str) -> func.HttpResponse:
+
+def _answer(req: func.HttpRequest, route_name: str) -> ApiResponse:
     request = ApiRequest(
         method=req.method.upper(),
         path=urlsplit(req.url).path,
@@ -20,7 +27,10 @@ def serve(req: func.HttpRequest, route_name: str) -> func.HttpResponse:
         headers={name.lower(): value for name, value in req.headers.items()},
         body=req.get_body() or b"",
     )
-    response = dispatch(BY_NAME[route_name], request, get_services)
+    return dispatch(BY_NAME[route_name], request, get_services)
+
+
+def _to_functions(response: ApiResponse) -> func.HttpResponse:
     content_type = response.headers.get("Content-Type", "application/octet-stream")
     return func.HttpResponse(
         body=response.body,
@@ -28,3 +38,25 @@ def serve(req: func.HttpRequest, route_name: str) -> func.HttpResponse:
         headers=response.headers,
         mimetype=content_type.split(";")[0].strip(),
     )
+
+
+def serve(req: func.HttpRequest, route_name: str) -> func.HttpResponse:
+    return _to_functions(_answer(req, route_name))
+
+
+async def serve_with_client(
+    req: func.HttpRequest, route_name: str, client: Any
+) -> func.HttpResponse:
+    """For routes that start an orchestration: the handler decides, this starts it."""
+    response = await asyncio.to_thread(_answer, req, route_name)
+    if response.start is not None:
+        start = response.start
+        try:
+            await client.start_new(start.name, start.instance_id, start.input)
+        except Exception:
+            log.exception("could not start orchestration %s", start.instance_id)
+            response = from_error(
+                ServiceUnavailable("the orchestration could not be started; try again"),
+                instance=urlsplit(req.url).path,
+            )
+    return _to_functions(response)

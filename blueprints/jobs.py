@@ -1,12 +1,13 @@
-"""GET /api/jobs and /api/jobs/{id}."""
+"""GET /api/jobs, /api/jobs/{id} and POST /api/jobs/{id}/retry."""
 
 from __future__ import annotations
 
+import azure.durable_functions as df
 import azure.functions as func
 
-from blueprints._http import serve
+from blueprints._http import serve, serve_with_client
 
-bp = func.Blueprint()  # type: ignore[no-untyped-call]
+bp = df.Blueprint()
 PUBLIC = func.AuthLevel.ANONYMOUS  # the bearer JWT is checked in code
 
 
@@ -18,3 +19,11 @@ def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs/{id}", methods=["GET"], auth_level=PUBLIC)
 def get_job(req: func.HttpRequest) -> func.HttpResponse:
     return serve(req, "get_job")
+
+
+@bp.route(route="jobs/{id}/retry", methods=["POST"], auth_level=PUBLIC)
+@bp.durable_client_input(client_name="client")
+async def retry_job(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    return await serve_with_client(req, "retry_job", client)

@@ -110,6 +110,8 @@ class Settings:
     blobs: BlobSettings = field(default_factory=BlobSettings)
     # Unset: rate limits and the JWKS cache live in-process (right for one instance).
     redis_url: str | None = None
+    # Documents of one upload processed at once (the orchestration's fan-out window).
+    flow_window: int = 8
 
 
 def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
@@ -181,6 +183,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rate_limits=rate_limits,
         blobs=blobs,
         redis_url=env.get("REDIS_URL") or None,
+        flow_window=_int(env, "FLOW_WINDOW", Settings.flow_window, 64),
     )
 
 

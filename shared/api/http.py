@@ -24,11 +24,21 @@ class ApiRequest:
         return self.headers.get(name.lower())
 
 
+@dataclass(frozen=True)
+class OrchestrationStart:
+    """An orchestration the HTTP layer must start after answering (it owns the durable client)."""
+
+    name: str
+    instance_id: str
+    input: Any
+
+
 @dataclass
 class ApiResponse:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    start: OrchestrationStart | None = None
 
     @classmethod
     def json(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.call import Call
-from shared.api.http import ApiResponse
-from shared.errors import NotFound
+from shared.api.http import ApiResponse, OrchestrationStart
+from shared.errors import Conflict, NotFound
 from shared.storage import jobs
 
 _JOB_ID_MAX = 200
@@ -44,3 +45,36 @@ def get_job(call: Call) -> ApiResponse:
     with call.services.connection() as conn:
         record = jobs.get(conn, call.scope, job_id(call))
     return ApiResponse.json(200, record)
+
+
+class RetryStarted(BaseModel):
+    job_id: str
+    retried: int = Field(description="Failed documents queued again")
+    instance_id: str = Field(description="The orchestration that re-runs them")
+
+
+def retry_job(call: Call) -> ApiResponse:
+    """Re-run only the failed documents of a job (their staged bytes are kept for this)."""
+    target = job_id(call)
+    with call.services.connection() as conn:
+        retried = jobs.reset_failed(conn, call.scope, target)
+        if not retried:
+            raise Conflict(f"job {target} has no failed documents to retry")
+        record = jobs.get(conn, call.scope, target)
+    instance_id = f"{target}:retry:{uuid.uuid4().hex[:12]}"
+    orchestration_input = {
+        "job_id": target,
+        "owner": record.owner,
+        "blob_path": record.source_blob,
+        "window": call.services.settings.flow_window,
+        "total": record.documents_total,
+        "processed": record.documents_total - retried,
+        "failed": 0,
+        "after": -1,
+        "attempt": instance_id.rsplit(":", 1)[-1],
+    }
+    response = ApiResponse.json(
+        202, RetryStarted(job_id=target, retried=retried, instance_id=instance_id)
+    )
+    response.start = OrchestrationStart("ingest", instance_id, orchestration_input)
+    return response

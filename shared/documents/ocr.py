@@ -19,7 +19,12 @@ import numpy as np
 import pymupdf as _pymupdf
 
 from shared.config import OcrSettings
-from shared.documents.preprocess import MIN_SKEW_DEGREES, skew_degrees
+from shared.documents.preprocess import (
+    MIN_SKEW_DEGREES,
+    flatten_background,
+    remove_rules,
+    skew_degrees,
+)
 from shared.errors import ExtractionFailed
 
 pymupdf: Any = _pymupdf  # PyMuPDF's own annotations are partial; keep strict mypy useful
@@ -92,7 +97,12 @@ def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
     render = pymupdf.Matrix(zoom, zoom)
     if abs(skew) >= MIN_SKEW_DEGREES:
         render = render.prerotate(-skew)
-    pix = page.get_pixmap(matrix=render, colorspace=pymupdf.csRGB, alpha=False)
+    gray = page.get_pixmap(matrix=render, colorspace=pymupdf.csGRAY, alpha=False)
+    pixels = np.frombuffer(gray.samples, dtype=np.uint8).reshape(gray.height, gray.width)
+    cleaned = flatten_background(remove_rules(pixels, dpi))
+    # MuPDF's Tesseract bridge reads RGB pixmaps only (a grey one comes back empty).
+    rgb = np.repeat(cleaned[:, :, None], 3, axis=2)
+    pix = pymupdf.Pixmap(pymupdf.csRGB, gray.width, gray.height, rgb.tobytes(), False)
     # The rotated page's bounding box starts left of or above the origin.
     origin = page.rect * render
     ocr_pdf = pymupdf.open(

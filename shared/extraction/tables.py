@@ -126,13 +126,27 @@ _SINGLE_WORD_COLUMNS: dict[str, str] = {
     for label in labels
     if len(label.tokens) == 1 and len(label.tokens[0]) >= 3
 }
+# OCR drops the space in a two-word header ("Unitcost", "Preciounitario").
+_JOINED_COLUMNS: dict[str, str] = {
+    "".join(label.tokens): label.field
+    for labels in COLUMN_LABELS.values()
+    for label in labels
+    if len(label.tokens) > 1 and len("".join(label.tokens)) >= 6
+}
 
 
 def _near_label(token: str) -> str | None:
-    """The column whose one-word label is one edit away from `token` (3+ letters)."""
+    """The column whose one-word label is one edit away from `token` (3+ letters),
+    or whose words, run together, are `token` or one edit away from it."""
     if len(token) < 3:
         return None
-    for label, column in _SINGLE_WORD_COLUMNS.items():
+    joined = _JOINED_COLUMNS.get(token)
+    if joined is not None:
+        return joined
+    candidates = list(_SINGLE_WORD_COLUMNS.items())
+    if len(token) >= 6:
+        candidates += list(_JOINED_COLUMNS.items())
+    for label, column in candidates:
         if abs(len(label) - len(token)) <= 1 and _one_edit_apart(label, token):
             return column
     return None

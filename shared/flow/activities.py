@@ -22,7 +22,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.blobs import download, move_to_processed, move_to_quarantine
 from shared.documents.intake import RejectedMember, check_document, intake
 from shared.documents.parse import parse_document
-from shared.errors import DocumentRejected, ExtractionFailed
+from shared.errors import DocumentRejected, ExtractionFailed, NotFound
 from shared.extraction.schema import ExtractedInvoice
 from shared.extraction.validation import validate
 from shared.flow import staging
@@ -47,7 +47,15 @@ def _upload(services: Services, path: str, data: bytes) -> str:
 
 def _fetch(services: Services, reference: str) -> bytes:
     container, path = _split(reference)
-    return download(services.blobs, container, path)
+    settings = services.settings.blobs
+    try:
+        return download(services.blobs, container, path)
+    except NotFound:
+        if container != settings.incoming_container:
+            raise
+        # A plain upload is read where it landed; once its job finished it moved to processed
+        # (a retry of its failed document reads it there).
+        return download(services.blobs, settings.processed_container, path)
 
 
 def _failed(code: str, message: str, **extra: Any) -> Payload:

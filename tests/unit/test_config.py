@@ -42,6 +42,8 @@ INT_VARIABLES: dict[str, tuple[str, str, int]] = {
     "RATE_LIMIT_UPLOADS_PER_MINUTE": ("rate_limits", "uploads_per_minute", 3),
     "UPLOAD_SAS_MINUTES": ("blobs", "upload_sas_minutes", 2),
 }
+# Top-level integer settings: name -> (attribute, a valid non-default value).
+TOP_LEVEL_INT_VARIABLES: dict[str, tuple[str, int]] = {"FLOW_WINDOW": ("flow_window", 3)}
 STRING_VARIABLES = (
     "OCR_LANGUAGES",
     "EXTRACTOR",
@@ -82,7 +84,17 @@ def variables_read_by_load_settings() -> set[str]:
 
 def test_source_scan_finds_exactly_the_variables_this_file_tests() -> None:
     # A new variable in config.py must get a row in INT_VARIABLES or STRING_VARIABLES.
-    assert variables_read_by_load_settings() == set(INT_VARIABLES) | set(STRING_VARIABLES)
+    assert variables_read_by_load_settings() == set(INT_VARIABLES) | set(STRING_VARIABLES) | set(
+        TOP_LEVEL_INT_VARIABLES
+    )
+
+
+@pytest.mark.parametrize("name", sorted(TOP_LEVEL_INT_VARIABLES))
+def test_each_top_level_integer_variable_is_read(name: str) -> None:
+    attribute, value = TOP_LEVEL_INT_VARIABLES[name]
+    assert getattr(load_settings({name: str(value)}), attribute) == value
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be"):
+        load_settings({name: "0"})
 
 
 def test_every_variable_appears_in_the_sample_local_settings() -> None:
