@@ -18,7 +18,9 @@ from shared.services import get_services
 log = logging.getLogger(__name__)
 
 
-def _answer(req: func.HttpRequest, route_name: str) -> ApiResponse:
+def _answer(
+    req: func.HttpRequest, route_name: str, bindings: dict[str, Any] | None = None
+) -> ApiResponse:
     request = ApiRequest(
         method=req.method.upper(),
         path=urlsplit(req.url).path,
@@ -26,6 +28,7 @@ def _answer(req: func.HttpRequest, route_name: str) -> ApiResponse:
         query=dict(req.params),
         headers={name.lower(): value for name, value in req.headers.items()},
         body=req.get_body() or b"",
+        bindings=bindings or {},
     )
     return dispatch(BY_NAME[route_name], request, get_services)
 
@@ -40,8 +43,20 @@ def _to_functions(response: ApiResponse) -> func.HttpResponse:
     )
 
 
-def serve(req: func.HttpRequest, route_name: str) -> func.HttpResponse:
-    return _to_functions(_answer(req, route_name))
+def serve(
+    req: func.HttpRequest,
+    route_name: str,
+    *,
+    bindings: dict[str, Any] | None = None,
+    outputs: dict[str, func.Out[str]] | None = None,
+) -> func.HttpResponse:
+    """Answer through shared.api; `bindings` are input binding values for the handler, and
+    `outputs` the output bindings it may set (by the same names the handler uses)."""
+    response = _answer(req, route_name, bindings)
+    for name, value in response.outputs.items():
+        if outputs and name in outputs:
+            outputs[name].set(value)
+    return _to_functions(response)
 
 
 async def serve_with_client(

@@ -19,6 +19,8 @@ class ApiRequest:
     # Lower-case names.
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # Input binding values the Functions host resolved for this call, by argument name.
+    bindings: Mapping[str, Any] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -39,6 +41,8 @@ class ApiResponse:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     start: OrchestrationStart | None = None
+    # Output binding values to set, by argument name (e.g. Web PubSub actions).
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def json(

@@ -25,6 +25,7 @@ _REASONS = {
     412: "If-Match does not match the current version",
     429: "Rate limited; see Retry-After",
     500: "Internal error",
+    503: "A dependency is unavailable",
 }
 
 
@@ -92,6 +93,16 @@ def _operation(
     ]
     if route.query:
         parameters += _query_parameters(route.query, components)
+    if route.name == "realtime_negotiate":
+        parameters.append(
+            {
+                "name": "x-ms-client-principal-id",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "Your user_id (GET /api/me); Easy Auth sets it in Azure",
+            }
+        )
     if route.name == "patch_invoice":
         parameters.append(
             {

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from shared import __version__
-from shared.api import invoices, jobs, uploads
+from shared.api import invoices, jobs, realtime, uploads
 from shared.api.call import Call
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.problems import from_error, internal_error
@@ -71,6 +71,12 @@ ROUTES: tuple[Route, ...] = (
           response=Health, errors=()),
     Route("openapi", "GET", "openapi.json", "This document", "operations", V, _openapi,
           errors=(401, 403, 429, 500)),
+    Route("me", "GET", "me", "Who the bearer token says you are", "operations", V, realtime.me,
+          response=realtime.Me, errors=(401, 403, 429, 500)),
+    Route("realtime_negotiate", "GET", "realtime/negotiate",
+          "A Web PubSub connection that receives your own progress messages", "realtime", V,
+          realtime.negotiate, response=realtime.RealtimeConnection,
+          errors=(400, 401, 403, 429, 500, 503)),
     Route("create_upload", "POST", "uploads", "A write-only upload URL for one document",
           "uploads", P, uploads.create_upload, body=uploads.UploadRequest,
           response=uploads.UploadTicketOut, status=201, rate="uploads", errors=_NO_ID),

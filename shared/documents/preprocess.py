@@ -82,10 +82,10 @@ def _rule_pixels(
     """Pixels of thin lines at least `length` long along `axis` (1: horizontal).
 
     A window of `length` pixels is part of a line when it is nearly all dark (a
-    rule blurred by the scanner and broken by JPEG blocks has gaps; a line one
-    pixel off level still counts) and, `clearance` pixels to one side, nearly all
-    light: a rule stands free of the text it separates, while the bottoms of a
-    bold word, which can fill a window too, have the rest of the letters above.
+    rule blurred by the scanner and broken by JPEG blocks has gaps) and, `clearance` pixels to one side, nearly all
+    light and on the other not solid ink: a rule stands free of the text it
+    separates, while the bottom of a bold word, which can fill a window too, has
+    the rest of its letters above it.
     """
     m = mask if axis == 1 else mask.T
     height, width = m.shape
@@ -96,11 +96,17 @@ def _rule_pixels(
     if not dark.any():
         return np.zeros_like(mask)
     light = counts <= int(0.2 * length)
-    clear = np.ones_like(dark)  # beyond the page edge counts as clear
-    clear[clearance:] = light[:-clearance]
-    clear_below = np.ones_like(dark)
-    clear_below[:-clearance] = light[clearance:]
-    full = dark & (clear | clear_below)
+    above_light = np.ones_like(dark)  # beyond the page edge counts as light
+    above_light[clearance:] = light[:-clearance]
+    below_light = np.ones_like(dark)
+    below_light[:-clearance] = light[clearance:]
+    above_dark = np.zeros_like(dark)
+    above_dark[clearance:] = dark[:-clearance]
+    below_dark = np.zeros_like(dark)
+    below_dark[:-clearance] = dark[clearance:]
+    # Light on one side and not solid ink on the other: the edge of a filled box
+    # or of a block of heavy type is no rule.
+    full = dark & ((above_light & ~below_dark) | (below_light & ~above_dark))
     starts = np.zeros((height, width + 1), dtype=np.int32)
     np.cumsum(full, axis=1, dtype=np.int32, out=starts[:, 1 : full.shape[1] + 1])
     starts[:, full.shape[1] + 1 :] = starts[:, full.shape[1] : full.shape[1] + 1]
