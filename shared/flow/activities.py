@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,10 @@ from shared.storage.scope import Scope
 
 log = logging.getLogger(__name__)
 Payload = dict[str, Any]
+
+# MuPDF (PyMuPDF) is not thread-safe, and hosts run activities on a thread pool: one document at
+# a time per process goes through intake checks and parsing. Scale-out is by processes/instances.
+_MUPDF = threading.Lock()
 
 
 def _split(reference: str) -> tuple[str, str]:
@@ -82,7 +87,8 @@ def begin_job(services: Services, payload: Payload) -> Payload:
     data = download(services.blobs, incoming, blob_path)
     name = blob_path.rsplit("/", 1)[-1]
     try:
-        entries = intake(name, data, services.settings.intake)
+        with _MUPDF:
+            entries = intake(name, data, services.settings.intake)
     except DocumentRejected as exc:
         sha = hashlib.sha256(data).hexdigest()
         with services.connection() as conn:
@@ -129,7 +135,8 @@ def parse(services: Services, payload: Payload) -> Payload:
     name = payload["name"]
     data = _fetch(services, payload["staged_blob"])
     try:
-        checked = check_document(name, data, services.settings.intake)
+        with _MUPDF:
+            checked = check_document(name, data, services.settings.intake)
     except DocumentRejected as exc:
         return _failed(exc.code, exc.message)
     with services.connection() as conn:
@@ -142,7 +149,8 @@ def parse(services: Services, payload: Payload) -> Payload:
             existing = invoices.invoice_for_document(conn, owner, document.id)
             if existing is not None:
                 return {"duplicate": str(existing), "document_id": str(document.id)}
-    parsed = parse_document(checked.data, checked.media_type, services.settings.ocr)
+    with _MUPDF:
+        parsed = parse_document(checked.data, checked.media_type, services.settings.ocr)
     reference = _upload(
         services, staging.parsed_path(job_id, position), staging.encode_parsed(parsed)
     )
