@@ -18,7 +18,7 @@ from shared.documents.intake import IncomingDocument, RejectedMember, intake
 from shared.documents.parse import ParsedDocument, parse_document
 from shared.errors import DocumentRejected, ExtractionFailed
 from shared.extraction.rules import RulesExtractor
-from shared.extraction.schema import ExtractedInvoice
+from shared.extraction.schema import MONEY_FIELDS, ExtractedInvoice
 from shared.extraction.validation import validate
 from shared.progress import NullReporter, ProgressEvent, ProgressReporter
 
@@ -51,6 +51,34 @@ def make_extractor(settings: Settings) -> Extractor:
     return RulesExtractor()
 
 
+_INVOICE_EVIDENCE = (
+    "invoice_id",
+    "invoice_date",
+    "due_date",
+    "purchase_order",
+    "iban",
+    *MONEY_FIELDS,
+)
+
+
+def extract_invoice(parsed: ParsedDocument, extractor: Extractor) -> ExtractedInvoice:
+    """Extract and validate; a document in which nothing of an invoice was found fails.
+
+    An empty page, a photo of a cat, a truncated PDF that MuPDF repaired into a blank page:
+    storing an all-empty invoice for review helps no one, the reason does.
+    """
+    invoice = extractor.extract(parsed)
+    # A party name alone is no evidence: any letter's first line looks like a letterhead.
+    found = [name for name in _INVOICE_EVIDENCE if getattr(invoice, name) is not None]
+    if not found and not invoice.line_items:
+        raise ExtractionFailed(
+            "no invoice fields were found in this document"
+            + (" (it has no readable text)" if not parsed.text.strip() else ""),
+            code="no_invoice_found",
+        )
+    return validate(invoice, parsed.text)
+
+
 def extract_document(
     document: IncomingDocument, settings: Settings, extractor: Extractor
 ) -> DocumentResult:
@@ -61,8 +89,7 @@ def extract_document(
         parsed = parse_document(document.data, document.media_type, settings.ocr)
         timings["parse"] = time.perf_counter() - started
         started = time.perf_counter()
-        invoice = extractor.extract(parsed)
-        invoice = validate(invoice, parsed.text)
+        invoice = extract_invoice(parsed, extractor)
         timings["extract"] = time.perf_counter() - started
     except ExtractionFailed as exc:
         return DocumentResult(

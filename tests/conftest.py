@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from azure.functions.decorators.function_app import Function
 
-pytest_plugins = ["tests.support.azurite", "tests.support.database", "tests.support.api"]
+pytest_plugins = [
+    "tests.support.azurite",
+    "tests.support.database",
+    "tests.support.api",
+    "tests.support.e2e",
+]
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,8 @@ from shared.documents.intake import RejectedMember, check_document, intake
 from shared.documents.parse import parse_document
 from shared.errors import DocumentRejected, ExtractionFailed, NotFound
 from shared.extraction.schema import ExtractedInvoice
-from shared.extraction.validation import validate
 from shared.flow import staging
+from shared.pipeline import extract_invoice
 from shared.services import Services
 from shared.storage import documents, invoices, jobs
 from shared.storage.scope import Scope
@@ -162,7 +162,7 @@ def parse(services: Services, payload: Payload) -> Payload:
 def extract(services: Services, payload: Payload) -> Payload:
     parsed = staging.decode_parsed(_fetch(services, payload["parsed_blob"]))
     try:
-        invoice = validate(services.extractor.extract(parsed), parsed.text)
+        invoice = extract_invoice(parsed, services.extractor)
     except ExtractionFailed as exc:
         return _failed(exc.code, exc.message)
     reference = _upload(

