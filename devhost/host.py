@@ -238,6 +238,7 @@ class Host:
             task_hub=self._task_hub,
             activity_workers=self.host_json.max_concurrent_activities or 8,
             activity_adapter=activity_adapter,
+            faults=_activity_faults(self.settings.get("DEVHOST_ACTIVITY_FAULTS")),
         )
         mount_client_api(app, self.durable_engine, base_path=RPC_PATH)
         mount_client_api(app, self.durable_engine, base_path=WEBHOOK_PATH)
@@ -381,6 +382,20 @@ def _bind(host: str, port: int) -> socket.socket:
     listener.listen(128)
     listener.setblocking(False)
     return listener
+
+
+def _activity_faults(spec: str | None) -> dict[str, int]:
+    """DEVHOST_ACTIVITY_FAULTS="parse_document:2,store_document:1": each call of those activities
+    fails that many times before it runs (resilience tests of retry policies)."""
+    faults: dict[str, int] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        name, _, count = part.partition(":")
+        if not count.strip().isdigit():
+            raise DevhostError(f"DEVHOST_ACTIVITY_FAULTS: expected name:count, got {part!r}")
+        faults[name.strip()] = int(count)
+    return faults
 
 
 def _positive_int(value: str | None) -> int | None:

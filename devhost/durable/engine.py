@@ -178,11 +178,17 @@ class DurableEngine:
         task_hub: str = DEFAULT_TASK_HUB,
         activity_workers: int = 4,
         orchestration_workers: int = 2,
+        faults: Mapping[str, int] | None = None,
     ) -> None:
+        """`faults`: activity name -> how many times each call of it (same instance, same input)
+        fails before it runs, as a crashed worker or a dropped connection would make it fail.
+        For resilience tests of an app's retry policies (DEVHOST_ACTIVITY_FAULTS)."""
         if activity_workers < 1 or orchestration_workers < 1:
             raise ValueError("activity_workers and orchestration_workers must be at least 1")
         self.orchestrators = dict(orchestrators)
         self.activities = dict(activities)
+        self.faults = dict(faults or {})
+        self._fault_counts: dict[tuple[str, str, str], int] = {}
         self.store = store
         self.task_hub = task_hub
         self._activity_workers = activity_workers
@@ -554,6 +560,18 @@ class DurableEngine:
             for instance_id in instances:
                 self._signal(instance_id)
 
+    def _inject_fault(self, item: WorkItem) -> None:
+        budget = self.faults.get(item.name, 0)
+        if not budget:
+            return
+        key = (item.instance_id, item.name, item.input or "")
+        seen = self._fault_counts.get(key, 0)
+        if seen < budget:
+            self._fault_counts[key] = seen + 1
+            message = f"devhost injected transient fault {seen + 1} of {budget}"
+            log.warning("%s: %s in %s", item.name, message, item.instance_id)
+            raise ConnectionError(message)
+
     async def _run_activity(self, item: WorkItem) -> dict[str, Any]:
         function = self.activities.get(item.name)
         try:
@@ -563,6 +581,7 @@ class DurableEngine:
                     f"the function '{item.name}' doesn't exist or is not an activity function "
                     f"(activities: {known})"
                 )
+            self._inject_fault(item)
             value = ActivityTriggerConverter.decode(
                 meta.Datum(item.input if item.input is not None else "null", "json"),
                 trigger_metadata=None,
@@ -974,6 +993,7 @@ def engine_from_functions(
     activity_workers: int = 4,
     orchestration_workers: int = 2,
     activity_adapter: Callable[[Function], Callable[..., Any]] | None = None,
+    faults: Mapping[str, int] | None = None,
 ) -> DurableEngine:
     """A `DurableEngine` for the app's orchestrationTrigger and activityTrigger functions.
 
@@ -1025,6 +1045,7 @@ def engine_from_functions(
         task_hub=task_hub,
         activity_workers=activity_workers,
         orchestration_workers=orchestration_workers,
+        faults=faults,
     )
 
 

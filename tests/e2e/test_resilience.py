@@ -1,0 +1,70 @@
+"""The flow survives what production throws at it: transient activity failures and a host
+killed in the middle of a batch."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack import Stack, make_stack
+from tests.e2e.test_flow import drop, wait_for_job, zip_of
+
+
+@pytest.fixture
+def fresh_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    stack = make_stack(tmp_path, database_url, f"e2e{uuid.uuid4().hex[:8]}")
+    yield stack
+    stack.stop()
+
+
+def test_a_document_whose_parse_fails_twice_transiently_ends_as_a_normal_invoice(
+    fresh_stack: Stack, invoice_pdfs: list[Path]
+) -> None:
+    fresh_stack.env["DEVHOST_ACTIVITY_FAULTS"] = "parse_document:2"
+    fresh_stack.start()
+    user = f"u{uuid.uuid4().hex[:10]}"
+    token = fresh_stack.token(user, "viewer")
+    _, job_id = drop(fresh_stack, f"dev-{user}", "flaky.pdf", invoice_pdfs[5].read_bytes())
+    job = wait_for_job(fresh_stack, token, job_id)
+    assert (job["status"], job["documents_succeeded"]) == ("completed", 1)
+    status, invoice = fresh_stack.call(
+        "GET", f"/api/invoices/{job['documents'][0]['invoice_id']}", token=token
+    )
+    assert status == 200 and invoice["status"] in ("extracted", "needs_review")
+    log = fresh_stack.log_path.read_text()
+    assert log.count("devhost injected transient fault") >= 2
+
+
+def test_killing_the_host_mid_batch_and_restarting_completes_without_duplicates(
+    fresh_stack: Stack, invoice_pdfs: list[Path]
+) -> None:
+    fresh_stack.env["FLOW_WINDOW"] = "2"
+    fresh_stack.start()
+    user = f"u{uuid.uuid4().hex[:10]}"
+    owner, token = f"dev-{user}", fresh_stack.token(user, "viewer")
+    members = {f"{n:02d}.pdf": invoice_pdfs[n].read_bytes() for n in range(12)}
+    _, job_id = drop(fresh_stack, owner, "big.zip", zip_of(members))
+    deadline = time.monotonic() + 120
+    while True:  # wait until the batch is under way, then pull the plug
+        status, job = fresh_stack.call("GET", f"/api/jobs/{job_id}", token=token)
+        if status == 200 and 2 <= job["documents_succeeded"] < 12:
+            break
+        assert time.monotonic() < deadline, "the batch never got under way"
+        time.sleep(0.1)
+    fresh_stack.kill()
+    fresh_stack.start()
+    job = wait_for_job(fresh_stack, token, job_id)
+    assert (job["status"], job["documents_total"], job["documents_succeeded"]) == (
+        "completed",
+        12,
+        12,
+    )
+    _, page = fresh_stack.call("GET", "/api/invoices?limit=100", token=token)
+    assert len(page["items"]) == 12
+    assert len({item["document_id"] for item in page["items"]}) == 12
+    _, jobs = fresh_stack.call("GET", "/api/jobs", token=token)
+    assert [j["id"] for j in jobs["items"]] == [job_id]
