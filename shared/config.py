@@ -112,6 +112,9 @@ class Settings:
     redis_url: str | None = None
     # Documents of one upload processed at once (the orchestration's fan-out window).
     flow_window: int = 8
+    # Documents per orchestration generation; it continues as new after each, so history
+    # stays short however large the batch.
+    flow_chunk: int = 100
 
 
 def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
@@ -184,6 +187,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         blobs=blobs,
         redis_url=env.get("REDIS_URL") or None,
         flow_window=_int(env, "FLOW_WINDOW", Settings.flow_window, 64),
+        flow_chunk=_int(env, "FLOW_CHUNK", Settings.flow_chunk, 1000),
     )
 
 

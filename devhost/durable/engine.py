@@ -180,15 +180,15 @@ class DurableEngine:
         orchestration_workers: int = 2,
         faults: Mapping[str, int] | None = None,
     ) -> None:
-        """`faults`: activity name -> how many times each call of it (same instance, same input)
-        fails before it runs, as a crashed worker or a dropped connection would make it fail.
+        """`faults`: activity name -> how many times each call of it (same input, whichever
+        instance) fails before it runs, as a crashed worker or a dropped connection would.
         For resilience tests of an app's retry policies (DEVHOST_ACTIVITY_FAULTS)."""
         if activity_workers < 1 or orchestration_workers < 1:
             raise ValueError("activity_workers and orchestration_workers must be at least 1")
         self.orchestrators = dict(orchestrators)
         self.activities = dict(activities)
         self.faults = dict(faults or {})
-        self._fault_counts: dict[tuple[str, str, str], int] = {}
+        self._fault_counts: dict[tuple[str, str], int] = {}
         self.store = store
         self.task_hub = task_hub
         self._activity_workers = activity_workers
@@ -564,7 +564,7 @@ class DurableEngine:
         budget = self.faults.get(item.name, 0)
         if not budget:
             return
-        key = (item.instance_id, item.name, item.input or "")
+        key = (item.name, item.input or "")
         seen = self._fault_counts.get(key, 0)
         if seen < budget:
             self._fault_counts[key] = seen + 1

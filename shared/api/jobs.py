@@ -67,6 +67,7 @@ def retry_job(call: Call) -> ApiResponse:
         "owner": record.owner,
         "blob_path": record.source_blob,
         "window": call.services.settings.flow_window,
+        "chunk": call.services.settings.flow_chunk,
         "total": record.documents_total,
         "processed": record.documents_total - retried,
         "failed": 0,

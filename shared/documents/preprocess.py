@@ -82,31 +82,30 @@ def _rule_pixels(
     """Pixels of thin lines at least `length` long along `axis` (1: horizontal).
 
     A window of `length` pixels is part of a line when it is nearly all dark (a
-    rule blurred by the scanner and broken by JPEG blocks has gaps) and, `clearance` pixels to one side, nearly all
-    light and on the other not solid ink: a rule stands free of the text it
-    separates, while the bottom of a bold word, which can fill a window too, has
-    the rest of its letters above it.
+    rule blurred by the scanner and broken by JPEG blocks has gaps, one a pixel
+    off level still counts) and,
+    `clearance` pixels to one side, nearly all light: a rule stands free of the
+    text it separates, while the middle of a bold word, which can fill a window
+    too, has the rest of its letters above and below it.
     """
     m = mask if axis == 1 else mask.T
     height, width = m.shape
     if width < length or height <= 2 * clearance:
         return np.zeros_like(mask)
-    counts = _window_counts(m, length)
-    dark = counts >= int(0.9 * length)
+    # A rule a pixel off level (residual tilt, a wavy scan) is still one line.
+    level = m.copy()
+    level[1:] |= m[:-1]
+    level[:-1] |= m[1:]
+    dark = _window_counts(level, length) >= int(0.9 * length)
     if not dark.any():
         return np.zeros_like(mask)
-    light = counts <= int(0.2 * length)
+    light = _window_counts(m, length) <= int(0.2 * length)
     above_light = np.ones_like(dark)  # beyond the page edge counts as light
     above_light[clearance:] = light[:-clearance]
     below_light = np.ones_like(dark)
     below_light[:-clearance] = light[clearance:]
-    above_dark = np.zeros_like(dark)
-    above_dark[clearance:] = dark[:-clearance]
-    below_dark = np.zeros_like(dark)
-    below_dark[:-clearance] = dark[clearance:]
-    # Light on one side and not solid ink on the other: the edge of a filled box
-    # or of a block of heavy type is no rule.
-    full = dark & ((above_light & ~below_dark) | (below_light & ~above_dark))
+    # Light on one side: a rule stands apart from the text it separates.
+    full = dark & (above_light | below_light)
     starts = np.zeros((height, width + 1), dtype=np.int32)
     np.cumsum(full, axis=1, dtype=np.int32, out=starts[:, 1 : full.shape[1] + 1])
     starts[:, full.shape[1] + 1 :] = starts[:, full.shape[1] : full.shape[1] + 1]
@@ -137,7 +136,8 @@ def remove_rules(gray: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
     if tones is None:
         return gray
     paper, ink = tones
-    mask = gray < (paper + ink) / 2
+    # A thin rule blurred by the scan is lighter than text strokes: count mid-greys.
+    mask = gray < ink + 0.65 * (paper - ink)
     clearance = max(int(dpi / 50), 2)  # half a millimetre
     rules = _rule_pixels(mask, max(int(dpi / 2), 8), clearance, axis=1)
     rules |= _rule_pixels(mask, max(int(dpi / 2), 8), clearance, axis=0)
@@ -155,19 +155,19 @@ def remove_rules(gray: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
 
 
 def flatten_background(gray: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Paper, shading and faint marks to white; ink stretched to full contrast.
+    """Paper, shading and faint marks to white; ink as it is.
 
     Tesseract recognises text from the grey image, so a tinted header band, a
     zebra stripe, the halo of a removed rule or the grain of a cheap scanner
     disturb it even where its own binarisation would have dropped them. Tones
-    closer to the paper than to the ink become white; darker tones keep their
-    order, so grey text stays readable.
+    within a fifth of the way from the paper to the ink become white; darker
+    tones are kept as they are, so thin or grey strokes (an "l", a "1") stay.
     """
     tones = _tones(gray)
     if tones is None:
         return gray
     paper, ink = tones
-    light = ink + 0.7 * (paper - ink)
-    levels = np.arange(256, dtype=np.float64)
-    lut = np.clip((levels - ink) * 255.0 / (light - ink), 0, 255).astype(np.uint8)
+    light = int(ink + 0.8 * (paper - ink))
+    lut = np.arange(256, dtype=np.uint8)
+    lut[light:] = 255
     return lut[gray]

@@ -49,5 +49,6 @@ def decide(blob_name: str, stream: Readable, services: Services) -> Start | None
             "owner": owner,
             "blob_path": blob_path,
             "window": services.settings.flow_window,
+            "chunk": services.settings.flow_chunk,
         },
     )

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from shared.flow.messages import message
 
-CHUNK = 100  # documents per orchestration generation (continue-as-new between chunks)
+CHUNK = 100  # default documents per orchestration generation (continue-as-new between chunks)
 
 BEGIN_JOB = "begin_job"
 NEXT_DOCUMENTS = "next_documents"
@@ -73,8 +73,9 @@ def ingest(context: Context, retry: Any) -> Steps:
             return (yield from _finish(context, retry, job, begun["rejected"]))
         yield from _progress(context, job, "job.progress", stage="started")
     context.set_custom_status(_status(job, "processing"))
+    chunk = job.get("chunk", CHUNK)
     batch = yield context.call_activity_with_retry(
-        NEXT_DOCUMENTS, retry, {"job_id": job_id, "after": job["after"], "limit": CHUNK}
+        NEXT_DOCUMENTS, retry, {"job_id": job_id, "after": job["after"], "limit": chunk}
     )
     running: list[Any] = []
     for document in batch:
@@ -86,7 +87,7 @@ def ingest(context: Context, retry: Any) -> Steps:
             yield from _collect_one(context, job, running)
     while running:
         yield from _collect_one(context, job, running)
-    if len(batch) == CHUNK:
+    if len(batch) == chunk:
         context.continue_as_new(job)
         return None
     return (yield from _finish(context, retry, job, None))

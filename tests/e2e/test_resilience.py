@@ -68,3 +68,62 @@ def test_killing_the_host_mid_batch_and_restarting_completes_without_duplicates(
     assert len({item["document_id"] for item in page["items"]}) == 12
     _, jobs = fresh_stack.call("GET", "/api/jobs", token=token)
     assert [j["id"] for j in jobs["items"]] == [job_id]
+
+
+def test_retry_reruns_only_the_failed_documents(
+    fresh_stack: Stack, invoice_pdfs: list[Path]
+) -> None:
+    # Three failures exhaust the activity's three attempts for one document's parse input;
+    # the retry's fourth attempt then succeeds.
+    fresh_stack.env["DEVHOST_ACTIVITY_FAULTS"] = "store_document:3"
+    fresh_stack.start()
+    user = f"u{uuid.uuid4().hex[:10]}"
+    owner, token = f"dev-{user}", fresh_stack.token(user, "processor")
+    members = {"ok.pdf": invoice_pdfs[7].read_bytes(), "flaky.pdf": invoice_pdfs[8].read_bytes()}
+    # both documents' store fails three times: the first attempt at the batch fails both
+    _, job_id = drop(fresh_stack, owner, "retry.zip", zip_of(members))
+    job = wait_for_job(fresh_stack, token, job_id)
+    assert (job["status"], job["documents_failed"]) == ("completed_with_errors", 2)
+    assert {d["error_code"] for d in job["documents"]} == {"processing_failed"}
+
+    status, started = fresh_stack.call("POST", f"/api/jobs/{job_id}/retry", token=token)
+    assert status == 202, started
+    assert started["retried"] == 2
+    deadline = time.monotonic() + 120
+    while True:
+        _, job = fresh_stack.call("GET", f"/api/jobs/{job_id}", token=token)
+        if job["status"] == "completed":
+            break
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+    assert (job["documents_succeeded"], job["documents_failed"]) == (2, 0)
+    _, page = fresh_stack.call("GET", "/api/invoices", token=token)
+    assert len(page["items"]) == 2
+    again, problem = fresh_stack.call("POST", f"/api/jobs/{job_id}/retry", token=token)
+    assert again == 409 and problem["code"] == "conflict"
+
+
+def test_a_batch_larger_than_a_chunk_continues_as_new_and_completes(
+    fresh_stack: Stack, invoice_pdfs: list[Path]
+) -> None:
+    fresh_stack.env["FLOW_CHUNK"] = "3"
+    fresh_stack.start()
+    user = f"u{uuid.uuid4().hex[:10]}"
+    owner, token = f"dev-{user}", fresh_stack.token(user, "viewer")
+    members = {f"{n}.pdf": invoice_pdfs[n].read_bytes() for n in range(8)}
+    _, job_id = drop(fresh_stack, owner, "chunks.zip", zip_of(members))
+    job = wait_for_job(fresh_stack, token, job_id)
+    assert (job["status"], job["documents_succeeded"]) == ("completed", 8), job
+    deadline = time.monotonic() + 30
+    while True:  # the job row closes a moment before the orchestration itself completes
+        status, instance = fresh_stack.call(
+            "GET", f"/runtime/webhooks/durabletask/instances/{job_id}?showHistory=true"
+        )
+        if status == 200 and instance["runtimeStatus"] == "Completed":
+            break
+        assert time.monotonic() < deadline, instance
+        time.sleep(0.2)
+    created = (7, "SubOrchestrationInstanceCreated")  # devhost reports the number
+    children = [e for e in instance["historyEvents"] if e["EventType"] in created]
+    # after continue-as-new only the last generation's history remains: 8 = 3 + 3 + 2
+    assert len(children) == 2, [e["EventType"] for e in instance["historyEvents"]]

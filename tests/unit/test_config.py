@@ -43,7 +43,10 @@ INT_VARIABLES: dict[str, tuple[str, str, int]] = {
     "UPLOAD_SAS_MINUTES": ("blobs", "upload_sas_minutes", 2),
 }
 # Top-level integer settings: name -> (attribute, a valid non-default value).
-TOP_LEVEL_INT_VARIABLES: dict[str, tuple[str, int]] = {"FLOW_WINDOW": ("flow_window", 3)}
+TOP_LEVEL_INT_VARIABLES: dict[str, tuple[str, int]] = {
+    "FLOW_WINDOW": ("flow_window", 3),
+    "FLOW_CHUNK": ("flow_chunk", 7),
+}
 STRING_VARIABLES = (
     "OCR_LANGUAGES",
     "EXTRACTOR",

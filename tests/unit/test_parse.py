@@ -433,3 +433,21 @@ def test_ocr_raster_of_a_huge_page_stays_under_the_pixel_cap() -> None:
     assert side * side <= settings.max_pixels
     a4 = doc.new_page(width=595, height=842)
     assert ocr_dpi_for(a4, settings, image_page=False) == settings.dpi
+
+
+@pytest.mark.slow
+def test_tilted_scan_is_read_level_with_its_table_rules_removed() -> None:
+    with pymupdf.open() as doc:
+        page = text_page(doc, INVOICE_LINES)
+        page.draw_line((60, 180), (540, 180), width=1.0)  # a table rule under the total
+        png = page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY).tobytes("png")
+    tilted = Image.open(io.BytesIO(png)).rotate(1.5, fillcolor=255, expand=False)
+    buffer = io.BytesIO()
+    tilted.save(buffer, "PNG", dpi=(200, 200))
+    result = parse_document(buffer.getvalue(), MediaType.PNG, SETTINGS).pages[0]
+    assert INVOICE_NUMBER in word_texts(result)
+    assert not any("_" in text or "—" in text for text in word_texts(result))
+    # read level: the words of one line share their vertical position
+    total = [w for w in result.words if w.text in ("Total", "1,234.56", "EUR")]
+    assert len(total) == 3
+    assert max(w.y0 for w in total) - min(w.y0 for w in total) < 2.0
