@@ -19,12 +19,7 @@ import numpy as np
 import pymupdf as _pymupdf
 
 from shared.config import OcrSettings
-from shared.documents.preprocess import (
-    MIN_SKEW_DEGREES,
-    flatten_background,
-    remove_rules,
-    skew_degrees,
-)
+from shared.documents.preprocess import MIN_SKEW_DEGREES, remove_rules, skew_degrees
 from shared.errors import ExtractionFailed
 
 pymupdf: Any = _pymupdf  # PyMuPDF's own annotations are partial; keep strict mypy useful
@@ -84,9 +79,9 @@ def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
     Image pages are rasterised at their native density. A tilted scan is rendered
     level first, so Tesseract sees straight text lines; the words then come back
     in the coordinates of the levelled page, where table rows run horizontally.
-    Table rules are painted out and the paper and shading turned white before
-    Tesseract reads the raster (see preprocess.py); on our scans this costs about
-    0.5 s a page and saves more, as Tesseract spends less time on noise.
+    Table rules and box lines are painted out before Tesseract reads the raster
+    (see preprocess.py): on a level page a grid's lines run along the text lines,
+    and Tesseract then merges cells or reads the lines as letters.
     """
     missing = set(settings.languages.split("+")) - available_languages()
     if missing:
@@ -102,7 +97,7 @@ def ocr_page(page: Any, settings: OcrSettings, *, image_page: bool) -> Any:
         render = render.prerotate(-skew)
     gray = page.get_pixmap(matrix=render, colorspace=pymupdf.csGRAY, alpha=False)
     pixels = np.frombuffer(gray.samples, dtype=np.uint8).reshape(gray.height, gray.width)
-    cleaned = flatten_background(remove_rules(pixels, dpi))
+    cleaned = remove_rules(pixels, dpi)
     # MuPDF's Tesseract bridge reads RGB pixmaps only (a grey one comes back empty).
     rgb = np.repeat(cleaned[:, :, None], 3, axis=2)
     pix = pymupdf.Pixmap(pymupdf.csRGB, gray.width, gray.height, rgb.tobytes(), False)

@@ -1,4 +1,4 @@
-"""Image checks before OCR: how far a scanned page is tilted.
+"""Image preparation before OCR: how far a scanned page is tilted, and its rules.
 
 Tesseract finds text lines well on a level page, but a page scanned a degree or
 two askew makes it cut table rows in pieces: a thin row rule crosses the tilted
@@ -9,6 +9,10 @@ page level for OCR costs a few tens of milliseconds against seconds of OCR.
 The tilt is found by the projection profile: for each candidate slope the dark
 pixels are summed along lines of that slope; at the page's true slope the text
 lines fall into few, full bins and the sum of squared bin counts peaks.
+
+On a level page the lines of a ruled or boxed table run along the text lines,
+and Tesseract merges cells or reads the lines as letters; `remove_rules` paints
+long thin lines over in the paper's tone first.
 """
 
 from __future__ import annotations
@@ -128,9 +132,9 @@ def _tones(gray: NDArray[np.uint8]) -> tuple[float, float] | None:
 def remove_rules(gray: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
     """The page with its table rules and box lines painted over in the paper's tone.
 
-    Rules run far longer than any stroke of a letter (half an inch); Tesseract reads rules crossing
-    or boxing text as letters ("|", "[", "E") or gives up on a boxed cell. Letters
-    touching a rule lose only the pixels on the rule itself.
+    Rules run far longer than any stroke of a letter (half an inch); Tesseract
+    reads rules crossing or boxing text as letters ("|", "[", "E") or gives up on
+    a boxed cell. Letters touching a rule lose only the pixels on the rule itself.
     """
     tones = _tones(gray)
     if tones is None:
@@ -152,22 +156,3 @@ def remove_rules(gray: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
     out = gray.copy()
     out[halo] = np.uint8(paper)
     return out
-
-
-def flatten_background(gray: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Paper, shading and faint marks to white; ink as it is.
-
-    Tesseract recognises text from the grey image, so a tinted header band, a
-    zebra stripe, the halo of a removed rule or the grain of a cheap scanner
-    disturb it even where its own binarisation would have dropped them. Tones
-    within a fifth of the way from the paper to the ink become white; darker
-    tones are kept as they are, so thin or grey strokes (an "l", a "1") stay.
-    """
-    tones = _tones(gray)
-    if tones is None:
-        return gray
-    paper, ink = tones
-    light = int(ink + 0.8 * (paper - ink))
-    lut = np.arange(256, dtype=np.uint8)
-    lut[light:] = 255
-    return lut[gray]

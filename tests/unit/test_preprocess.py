@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from shared.documents.preprocess import flatten_background, remove_rules, skew_degrees
+from shared.documents.preprocess import remove_rules, skew_degrees
 
 PAPER, INK = 235, 30
 
@@ -85,13 +85,3 @@ def test_bold_word_filling_its_middle_is_not_a_rule() -> None:
 def test_page_without_rules_comes_back_unchanged() -> None:
     page = text_page(0.0)
     assert remove_rules(page, dpi=300) is page
-
-
-def test_shaded_band_turns_white_and_text_in_it_stays_dark() -> None:
-    page = text_page(0.0)
-    band = page[200:240, :]
-    band[band == PAPER] = 212  # a grey header band behind one line of text
-    flat = flatten_background(page)
-    assert (flat[200:240][page[200:240] == 212] == 255).all()
-    assert (flat[page == INK] == INK).all()
-    assert (flat[page == PAPER] == 255).all()
