@@ -37,6 +37,9 @@ async def on_incoming_blob(blob: func.InputStream, client: df.DurableOrchestrati
     existing = await client.get_status(start.job_id)
     if existing and existing.runtime_status is not None:
         log.info("job %s already started for this blob and content", start.job_id)
+        if existing.runtime_status.name in ("Completed", "Failed", "Terminated"):
+            # The same bytes dropped again after their job finished: file them with it.
+            intake_trigger.file_duplicate(start.input["blob_path"], services)
         return
     await client.start_new("ingest", start.job_id, start.input)
 

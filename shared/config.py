@@ -115,6 +115,8 @@ class Settings:
     # Documents per orchestration generation; it continues as new after each, so history
     # stays short however large the batch.
     flow_chunk: int = 100
+    # Processes that parse/OCR documents for the flow; 0: one per CPU.
+    parse_workers: int = 0
 
 
 def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
@@ -188,6 +190,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         flow_window=_int(env, "FLOW_WINDOW", Settings.flow_window, 64),
         flow_chunk=_int(env, "FLOW_CHUNK", Settings.flow_chunk, 1000),
+        parse_workers=_int(env, "PARSE_WORKERS", Settings.parse_workers, 64),
     )
 
 

@@ -21,11 +21,11 @@ from uuid import UUID
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.blobs import download, move_to_processed, move_to_quarantine
-from shared.documents.intake import RejectedMember, check_document, intake
-from shared.documents.parse import parse_document
+from shared.documents.intake import RejectedMember, intake
 from shared.errors import DocumentRejected, ExtractionFailed, NotFound
 from shared.extraction.schema import ExtractedInvoice
 from shared.flow import staging
+from shared.flow.parsing import Rejected, parse_in_worker
 from shared.pipeline import extract_invoice
 from shared.services import Services
 from shared.storage import documents, invoices, jobs
@@ -34,8 +34,9 @@ from shared.storage.scope import Scope
 log = logging.getLogger(__name__)
 Payload = dict[str, Any]
 
-# MuPDF (PyMuPDF) is not thread-safe, and hosts run activities on a thread pool: one document at
-# a time per process goes through intake checks and parsing. Scale-out is by processes/instances.
+# MuPDF (PyMuPDF) is not thread-safe, and hosts run activities on a thread pool: the upload's
+# intake check (which opens every ZIP member) takes one at a time; parsing runs in worker
+# processes (shared.flow.parsing).
 _MUPDF = threading.Lock()
 
 
@@ -130,33 +131,31 @@ def next_documents(services: Services, payload: Payload) -> list[Payload]:
 
 
 def parse(services: Services, payload: Payload) -> Payload:
-    """Register the document (same bytes for this owner: a duplicate), then parse or OCR it."""
+    """Register the document (same bytes for this owner: a duplicate), then parse or OCR it
+    in a worker process (shared.flow.parsing says why)."""
     job_id, owner, position = payload["job_id"], payload["owner"], payload["position"]
     name = payload["name"]
     data = _fetch(services, payload["staged_blob"])
-    try:
-        with _MUPDF:
-            checked = check_document(name, data, services.settings.intake)
-    except DocumentRejected as exc:
-        return _failed(exc.code, exc.message)
     with services.connection() as conn:
         document = documents.register(
-            conn, owner=owner, sha256=checked.sha256, blob_path=payload["source_blob"],
+            conn, owner=owner, sha256=hashlib.sha256(data).hexdigest(),
+            blob_path=payload["source_blob"],
             member_name=name if payload["source_blob"].rsplit("/", 1)[-1] != name else None,
-            media_type=checked.media_type.value,
         )  # fmt: skip
         if not document.created and document.status == "extracted":
             existing = invoices.invoice_for_document(conn, owner, document.id)
             if existing is not None:
                 return {"duplicate": str(existing), "document_id": str(document.id)}
-    with _MUPDF:
-        parsed = parse_document(checked.data, checked.media_type, services.settings.ocr)
-    reference = _upload(
-        services, staging.parsed_path(job_id, position), staging.encode_parsed(parsed)
-    )
+    settings = services.settings
+    result = parse_in_worker(name, data, settings.intake, settings.ocr, settings.parse_workers)
+    if isinstance(result, Rejected):
+        return _failed(result.code, result.message, document_id=str(document.id))
+    reference = _upload(services, staging.parsed_path(job_id, position), result.staged)
     with services.connection() as conn:
-        documents.mark_parsed(conn, document.id, pages=len(parsed.pages), text=parsed.text)
-    return {"document_id": str(document.id), "parsed_blob": reference, "pages": len(parsed.pages)}
+        documents.mark_parsed(
+            conn, document.id, pages=result.pages, text=result.text, media_type=result.media_type
+        )
+    return {"document_id": str(document.id), "parsed_blob": reference, "pages": result.pages}
 
 
 def extract(services: Services, payload: Payload) -> Payload:
@@ -212,14 +211,13 @@ def record_outcome(services: Services, payload: Payload) -> Payload:
 
 
 def finish_job(services: Services, payload: Payload) -> Payload:
-    """Close the job, move the upload to processed (or quarantine), clear staging."""
+    """Move the upload to processed (or quarantine), clear staging, then close the job: a
+    client that sees the job finished can rely on everything else being done."""
     job_id, blob_path = payload["job_id"], payload["blob_path"]
     rejected = payload.get("rejected")
     settings = services.settings.blobs
     with services.connection() as conn:
-        jobs.finish(conn, job_id, error=rejected["message"] if rejected else None)
         failed = {e.position for e in jobs.manifest(conn, job_id, limit=100_000, outcome="failed")}
-        record = jobs.get(conn, Scope.everyone("pipeline"), job_id)
     try:
         if rejected:
             move_to_quarantine(
@@ -227,7 +225,7 @@ def finish_job(services: Services, payload: Payload) -> Payload:
             )
         else:
             move_to_processed(services.blobs, settings, blob_path)
-    except ResourceNotFoundError:
+    except (ResourceNotFoundError, NotFound):
         log.warning("job %s: upload already moved", job_id)
     staging_container = services.blobs.get_container_client(settings.staging_container)
     for blob in staging_container.list_blobs(name_starts_with=f"{job_id}/"):
@@ -235,6 +233,9 @@ def finish_job(services: Services, payload: Payload) -> Payload:
         # A failed document keeps its staged bytes: a retry reads them again.
         if position not in failed or not blob.name.endswith("/source"):
             staging_container.delete_blob(blob.name)
+    with services.connection() as conn:
+        jobs.finish(conn, job_id, error=rejected["message"] if rejected else None)
+        record = jobs.get(conn, Scope.everyone("pipeline"), job_id)
     return {
         "status": record.status,
         "total": record.documents_total,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.blobs import move_to_quarantine
+from shared.blobs import move_to_processed, move_to_quarantine
+from shared.errors import NotFound
 from shared.flow.ids import job_id_for, owner_of
 from shared.services import Services
 
@@ -52,3 +54,9 @@ def decide(blob_name: str, stream: Readable, services: Services) -> Start | None
             "chunk": services.settings.flow_chunk,
         },
     )
+
+
+def file_duplicate(blob_path: str, services: Services) -> None:
+    """An upload whose job already finished arrived again: move it where the first one went."""
+    with contextlib.suppress(NotFound):  # already moved by a concurrent trigger
+        move_to_processed(services.blobs, services.settings.blobs, blob_path)

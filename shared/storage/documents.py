@@ -41,12 +41,14 @@ def register(
     return DocumentRow(id=row[0], status=row[1], created=row[2])
 
 
-def mark_parsed(conn: Conn, document_id: UUID, *, pages: int, text: str) -> None:
+def mark_parsed(
+    conn: Conn, document_id: UUID, *, pages: int, text: str, media_type: str | None = None
+) -> None:
     with conn.transaction():
         conn.execute(
             "UPDATE documents SET pages = %s, text = %s, status = 'processing', "
-            "updated_at = now() WHERE id = %s",
-            (pages, text.replace("\x00", ""), document_id),
+            "media_type = coalesce(%s, media_type), updated_at = now() WHERE id = %s",
+            (pages, text.replace("\x00", ""), media_type, document_id),
         )
 
 

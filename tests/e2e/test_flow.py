@@ -117,6 +117,11 @@ def test_the_same_blob_dropped_three_times_is_one_job(
     assert [j["id"] for j in jobs["items"]] == [job["id"]]
     _, page = stack.call("GET", "/api/invoices", token=token)
     assert len(page["items"]) == 2
+    deadline = time.monotonic() + 30
+    while blob_exists(stack, "invoices-incoming", path):  # late copies are filed with the job
+        assert time.monotonic() < deadline, "a copy of the upload stayed in incoming"
+        time.sleep(0.2)
+    assert blob_exists(stack, "invoices-processed", path)
 
 
 def test_a_blob_outside_any_owner_prefix_is_quarantined(stack: Stack) -> None:

@@ -46,6 +46,7 @@ INT_VARIABLES: dict[str, tuple[str, str, int]] = {
 TOP_LEVEL_INT_VARIABLES: dict[str, tuple[str, int]] = {
     "FLOW_WINDOW": ("flow_window", 3),
     "FLOW_CHUNK": ("flow_chunk", 7),
+    "PARSE_WORKERS": ("parse_workers", 2),
 }
 STRING_VARIABLES = (
     "OCR_LANGUAGES",

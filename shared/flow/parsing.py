@@ -1,0 +1,71 @@
+"""Parsing and OCR in worker processes.
+
+PyMuPDF is not thread-safe and holds the GIL through a page's OCR (seconds), while a
+Functions worker runs activities and HTTP requests on threads of one process: parsing in
+that process would serialise documents and stall every request behind each page. So each
+document is checked and parsed in a separate process from a small pool (spawned, never
+forked from a threaded process), one document per process at a time, which also uses
+every core. The result comes back as the staged, compressed form, not as Python objects.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from shared.config import IntakeLimits, OcrSettings
+from shared.documents.intake import check_document
+from shared.documents.parse import parse_document
+from shared.errors import DocumentRejected
+from shared.flow.staging import encode_parsed
+
+
+@dataclass(frozen=True)
+class Parsed:
+    media_type: str
+    pages: int
+    text: str
+    staged: bytes  # staging.encode_parsed of the parsed document
+
+
+@dataclass(frozen=True)
+class Rejected:
+    code: str
+    message: str
+
+
+def parse_bytes(
+    name: str, data: bytes, limits: IntakeLimits, ocr: OcrSettings
+) -> Parsed | Rejected:
+    """Check and parse one document (runs in a worker process)."""
+    try:
+        checked = check_document(name, data, limits)
+    except DocumentRejected as exc:
+        return Rejected(exc.code, exc.message)
+    parsed = parse_document(checked.data, checked.media_type, ocr)
+    return Parsed(checked.media_type.value, len(parsed.pages), parsed.text, encode_parsed(parsed))
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def parser_pool(workers: int) -> ProcessPoolExecutor:
+    """The process's parser pool; `workers` 0 means one per CPU."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(
+                max_workers=workers or os.cpu_count() or 1,
+                mp_context=multiprocessing.get_context("spawn"),
+            )
+        return _pool
+
+
+def parse_in_worker(
+    name: str, data: bytes, limits: IntakeLimits, ocr: OcrSettings, workers: int
+) -> Parsed | Rejected:
+    return parser_pool(workers).submit(parse_bytes, name, data, limits, ocr).result()
