@@ -28,3 +28,13 @@ def test_health_returns_ok_json_without_touching_dependencies(
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert json.loads(response.get_body())["status"] == "ok"
+
+
+def test_funcignore_keeps_development_files_out_of_the_deployment() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    ignored = set((root / ".funcignore").read_text().split())
+    # local data holds dev-issuer private keys and database files: never deploy it
+    assert {"tests", "bench", "devhost", ".venv", "node_modules", ".data",
+            "local.settings.json"} <= ignored  # fmt: skip
