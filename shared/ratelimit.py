@@ -25,9 +25,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from shared.cache import redis_client
 from shared.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -147,13 +146,6 @@ class RedisRateLimiter:
             return
         if int(wait) > 0:
             raise _rejected(int(wait))
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A client that fails fast (short timeouts, no retries): limits are checked per request."""
-    return redis.Redis.from_url(
-        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-    )
 
 
 def rate_limiter(redis_url: str | None) -> RateLimiter:

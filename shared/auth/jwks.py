@@ -32,9 +32,8 @@ from urllib.parse import urlsplit
 import redis
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from shared.cache import redis_client
 from shared.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -223,13 +222,6 @@ class JwksCache:
             self._redis.set(self._redis_prefix + jwks_uri, raw, ex=self._cache_seconds)
         except redis.RedisError as exc:
             log.warning("JWKS cache in Redis unavailable: %s", exc)
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A client that fails fast (short timeouts, no retries): a miss costs only a fetch."""
-    return redis.Redis.from_url(
-        url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-    )
 
 
 __all__ = ["JwksCache", "KeySet", "check_jwks_uri", "fetch_jwks", "redis_client"]
