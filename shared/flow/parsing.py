@@ -10,8 +10,11 @@ every core. The result comes back as the staged, compressed form, not as Python 
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +52,14 @@ def parse_bytes(
     return Parsed(checked.media_type.value, len(parsed.pages), parsed.text, encode_parsed(parsed))
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, ask the kernel to end this worker when the host process
+    dies, however it dies (a killed host must not leave parsers behind)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -61,6 +72,7 @@ def parser_pool(workers: int) -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=workers or os.cpu_count() or 1,
                 mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
             )
         return _pool
 
