@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import redis
 
+from shared.cache import redis_client
 from shared.errors import RateLimited
 from shared.ratelimit import (
     FAIL_OPEN_SECONDS,
@@ -25,7 +26,6 @@ from shared.ratelimit import (
     RateLimiter,
     RedisRateLimiter,
     rate_limiter,
-    redis_client,
 )
 from tests.fakes import FakeClock
 
