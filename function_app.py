@@ -3,8 +3,9 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from blueprints import flow, health, invoices, jobs, openapi, realtime, uploads
+from blueprints import flow, health, invoices, jobs, metrics, openapi, realtime, uploads
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (health.bp, openapi.bp, uploads.bp, jobs.bp, invoices.bp, realtime.bp, flow.bp):
-    app.register_functions(blueprint)
+blueprints = (health, metrics, openapi, uploads, jobs, invoices, realtime, flow)
+for blueprint in blueprints:
+    app.register_functions(blueprint.bp)

@@ -117,6 +117,8 @@ class Settings:
     flow_chunk: int = 100
     # Processes that parse/OCR documents for the flow; 0: one per CPU.
     parse_workers: int = 0
+    # A static bearer token Prometheus may scrape /api/metrics with; unset: an admin's JWT only.
+    metrics_token: str | None = None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
@@ -191,6 +193,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         flow_window=_int(env, "FLOW_WINDOW", Settings.flow_window, 64),
         flow_chunk=_int(env, "FLOW_CHUNK", Settings.flow_chunk, 1000),
         parse_workers=_int(env, "PARSE_WORKERS", Settings.parse_workers, 64),
+        metrics_token=env.get("METRICS_TOKEN") or None,
     )
 
 

@@ -7,11 +7,14 @@ OpenAPI document is generated from this table, and a test holds the two together
 
 from __future__ import annotations
 
+import hmac
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from shared import __version__
@@ -19,8 +22,9 @@ from shared.api import invoices, jobs, realtime, uploads
 from shared.api.call import Call
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.problems import from_error, internal_error
-from shared.auth.principal import Role, require
+from shared.auth.principal import Principal, Role, require
 from shared.errors import InvoiceError
+from shared.metrics import HTTP_DURATION, HTTP_REQUESTS, exposition
 from shared.services import Services
 from shared.storage.records import InvoicePage, InvoiceRecord, JobPage, JobRecord
 
@@ -46,6 +50,8 @@ class Route:
     media_types: tuple[str, ...] = ("application/json",)
     rate: Literal["api", "uploads"] = "api"
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 429, 500))
+    # Also accepts `Authorization: Bearer <METRICS_TOKEN>` (a Prometheus scrape job).
+    scrape_token: bool = False
 
 
 class Health(BaseModel):
@@ -55,6 +61,13 @@ class Health(BaseModel):
 
 def health(_: ApiRequest) -> ApiResponse:
     return ApiResponse.json(200, Health(status="ok", version=__version__))
+
+
+def _metrics(call: Call) -> ApiResponse:
+    body = exposition(call.services.connection)
+    return ApiResponse(
+        200, body, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
+    )
 
 
 def _openapi(call: Call) -> ApiResponse:
@@ -71,6 +84,9 @@ ROUTES: tuple[Route, ...] = (
           response=Health, errors=()),
     Route("openapi", "GET", "openapi.json", "This document", "operations", V, _openapi,
           errors=(401, 403, 429, 500)),
+    Route("metrics", "GET", "metrics", "Prometheus metrics (admin JWT or METRICS_TOKEN)",
+          "operations", Role.ADMIN, _metrics, media_types=("text/plain",),
+          errors=(401, 403, 429, 500), scrape_token=True),
     Route("me", "GET", "me", "Who the bearer token says you are", "operations", V, realtime.me,
           response=realtime.Me, errors=(401, 403, 429, 500)),
     Route("realtime_negotiate", "GET", "realtime/negotiate",
@@ -128,18 +144,39 @@ def _rate_limit(route: Route, services: Services, user_id: str) -> None:
     services.limiter.hit(f"{route.rate}:{user_id}", per_minute)
 
 
+SCRAPER = Principal(user_id="metrics-scraper", roles=frozenset({Role.ADMIN}), issuer="metrics")
+
+
+def _is_scrape(request: ApiRequest, services: Services) -> bool:
+    token = services.settings.metrics_token
+    presented = request.header("authorization") or ""
+    return bool(token) and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
+
+
 def dispatch(
     route: Route, request: ApiRequest, get_services: Callable[[], Services]
 ) -> ApiResponse:
-    """Answer one request. Services are looked up only for routes that need them, so the
-    public health route works even when the configuration is broken."""
+    """Answer one request, and count it (route, method, status, duration)."""
+    started = time.perf_counter()
+    response = _answer(route, request, get_services)
+    HTTP_REQUESTS.labels(route.name, request.method, str(response.status)).inc()
+    HTTP_DURATION.labels(route.name).observe(time.perf_counter() - started)
+    return response
+
+
+def _answer(route: Route, request: ApiRequest, get_services: Callable[[], Services]) -> ApiResponse:
+    """Services are looked up only for routes that need them, so the public health route
+    works even when the configuration is broken."""
     try:
         if route.role is None:
             return route.handler(request)
         services = get_services()
-        principal = services.authenticator.authenticate(request.header("authorization"))
-        require(principal, route.role)
-        _rate_limit(route, services, principal.user_id)
+        if route.scrape_token and _is_scrape(request, services):
+            principal = SCRAPER
+        else:
+            principal = services.authenticator.authenticate(request.header("authorization"))
+            require(principal, route.role)
+            _rate_limit(route, services, principal.user_id)
         return route.handler(Call(request, principal, services))
     except InvoiceError as error:
         # Codes only: messages may quote user input, and tokens never reach this far.

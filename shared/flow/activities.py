@@ -26,6 +26,7 @@ from shared.errors import DocumentRejected, ExtractionFailed, NotFound
 from shared.extraction.schema import ExtractedInvoice
 from shared.flow import staging
 from shared.flow.parsing import Rejected, parse_in_worker
+from shared.metrics import CONFIDENCE, DOCUMENTS, stage
 from shared.pipeline import extract_invoice
 from shared.services import Services
 from shared.storage import documents, invoices, jobs
@@ -100,6 +101,7 @@ def begin_job(services: Services, payload: Payload) -> Payload:
                 job_id,
                 [jobs.ManifestEntry(0, name, None, sha, "failed", exc.code, exc.message)],
             )
+        DOCUMENTS.labels("failed", services.settings.extractor).inc()
         return {"total": 1, "rejected": {"code": exc.code, "message": exc.message}}
     manifest: list[jobs.ManifestEntry] = []
     single = len(entries) == 1 and not isinstance(entries[0], RejectedMember)
@@ -117,6 +119,9 @@ def begin_job(services: Services, payload: Payload) -> Payload:
         manifest.append(jobs.ManifestEntry(position, entry.name, staged, entry.sha256))
     with services.connection() as conn:
         jobs.add_documents(conn, job_id, manifest)
+    rejected_members = sum(1 for entry in manifest if entry.outcome == "failed")
+    if rejected_members:
+        DOCUMENTS.labels("failed", services.settings.extractor).inc(rejected_members)
     return {"total": len(manifest), "rejected": None}
 
 
@@ -147,7 +152,8 @@ def parse(services: Services, payload: Payload) -> Payload:
             if existing is not None:
                 return {"duplicate": str(existing), "document_id": str(document.id)}
     settings = services.settings
-    result = parse_in_worker(name, data, settings.intake, settings.ocr, settings.parse_workers)
+    with stage("parse"):
+        result = parse_in_worker(name, data, settings.intake, settings.ocr, settings.parse_workers)
     if isinstance(result, Rejected):
         return _failed(result.code, result.message, document_id=str(document.id))
     reference = _upload(services, staging.parsed_path(job_id, position), result.staged)
@@ -161,7 +167,8 @@ def parse(services: Services, payload: Payload) -> Payload:
 def extract(services: Services, payload: Payload) -> Payload:
     parsed = staging.decode_parsed(_fetch(services, payload["parsed_blob"]))
     try:
-        invoice = extract_invoice(parsed, services.extractor)
+        with stage("extract"):
+            invoice = extract_invoice(parsed, services.extractor)
     except ExtractionFailed as exc:
         return _failed(exc.code, exc.message)
     reference = _upload(
@@ -175,7 +182,7 @@ def extract(services: Services, payload: Payload) -> Payload:
 def store(services: Services, payload: Payload) -> Payload:
     invoice = ExtractedInvoice.model_validate_json(_fetch(services, payload["invoice_blob"]))
     document_id = UUID(payload["document_id"])
-    with services.connection() as conn:
+    with stage("store"), services.connection() as conn:
         invoice_id = invoices.store_extracted(
             conn, owner=payload["owner"], document_id=document_id, invoice=invoice,
             embedder=services.embedder,
@@ -185,6 +192,9 @@ def store(services: Services, payload: Payload) -> Payload:
             conn, job_id=payload["job_id"], position=payload["position"], outcome="extracted",
             document_id=document_id, invoice_id=invoice_id,
         )  # fmt: skip
+    DOCUMENTS.labels("extracted", invoice.extractor).inc()
+    if invoice.confidence:
+        CONFIDENCE.observe(sum(invoice.confidence.values()) / len(invoice.confidence))
     return {"invoice_id": str(invoice_id), "status": invoice.status.value}
 
 
@@ -207,6 +217,7 @@ def record_outcome(services: Services, payload: Payload) -> Payload:
             error_code=failure["code"] if failure else None,
             error_message=failure["message"] if failure else None,
         )
+    DOCUMENTS.labels("failed" if failure else "duplicate", services.settings.extractor).inc()
     return {}
 
 

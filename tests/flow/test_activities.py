@@ -168,3 +168,36 @@ def test_retry_finds_the_failed_documents_bytes_again(
     assert retried == [entry]
     assert "invoice_id" in _run_document(services, job, entry)
     assert activities.finish_job(services, {**job, "rejected": None})["status"] == "completed"
+
+
+def _sample(name: str, **labels: str) -> float:
+    from shared.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_processed_batch_moves_the_counters_by_exactly_its_documents(
+    services: Services, owner: str, zip_batch: bytes
+) -> None:
+    before = {
+        outcome: _sample("invoices_documents_processed_total", outcome=outcome, extractor="rules")
+        for outcome in ("extracted", "failed")
+    }
+    parses = _sample("invoices_stage_duration_seconds_count", stage="parse")
+    stores = _sample("invoices_stage_duration_seconds_count", stage="store")
+    confidences = _sample("invoices_extraction_confidence_count")
+    job = _job(owner, "metrics.zip", zip_batch)
+    _upload(services, job["blob_path"], zip_batch)
+    activities.begin_job(services, job)
+    activities.begin_job(services, job)  # a retried activity counts nothing twice
+    for entry in activities.next_documents(services, {**job, "after": -1, "limit": 10}):
+        _run_document(services, job, entry)
+    extracted = _sample(
+        "invoices_documents_processed_total", outcome="extracted", extractor="rules"
+    )
+    failed = _sample("invoices_documents_processed_total", outcome="failed", extractor="rules")
+    assert extracted - before["extracted"] == 2
+    assert failed - before["failed"] == 2  # the text file and the truncated PDF
+    assert _sample("invoices_stage_duration_seconds_count", stage="parse") - parses == 2
+    assert _sample("invoices_stage_duration_seconds_count", stage="store") - stores == 2
+    assert _sample("invoices_extraction_confidence_count") - confidences == 2

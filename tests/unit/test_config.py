@@ -57,6 +57,7 @@ STRING_VARIABLES = (
     "AUTH_ISSUERS",
     "INVOICES_STORAGE",
     "INVOICES_STORAGE__blobServiceUri",
+    "METRICS_TOKEN",
 )
 
 
