@@ -119,6 +119,8 @@ class Settings:
     parse_workers: int = 0
     # A static bearer token Prometheus may scrape /api/metrics with; unset: an admin's JWT only.
     metrics_token: str | None = None
+    # The Web PubSub connection the progress bindings use (health reports whether it is set).
+    web_pubsub_connection: str | None = None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
@@ -194,6 +196,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         flow_chunk=_int(env, "FLOW_CHUNK", Settings.flow_chunk, 1000),
         parse_workers=_int(env, "PARSE_WORKERS", Settings.parse_workers, 64),
         metrics_token=env.get("METRICS_TOKEN") or None,
+        web_pubsub_connection=env.get("WebPubSubConnectionString") or None,
     )
 
 

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from shared import __version__
+from shared.api import health as health_checks
 from shared.api import invoices, jobs, realtime, uploads
 from shared.api.call import Call
 from shared.api.http import ApiRequest, ApiResponse
@@ -82,6 +83,10 @@ _NO_ID = (400, 401, 403, 429, 500)
 ROUTES: tuple[Route, ...] = (
     Route("health", "GET", "health", "Liveness", "operations", None, health,
           response=Health, errors=()),
+    Route("health_detailed", "GET", "health/detailed",
+          "Each dependency's status and latency (503 when a required one is down)", "operations",
+          Role.ADMIN, health_checks.detailed, response=health_checks.DetailedHealth,
+          errors=(401, 403, 429, 500)),
     Route("openapi", "GET", "openapi.json", "This document", "operations", V, _openapi,
           errors=(401, 403, 429, 500)),
     Route("metrics", "GET", "metrics", "Prometheus metrics (admin JWT or METRICS_TOKEN)",

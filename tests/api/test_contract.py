@@ -94,3 +94,38 @@ def test_database_outage_is_a_503_problem(api: Client, alice: User, api_services
     assert response.status == 503
     assert response.json()["code"] == "service_unavailable"
     assert "127.0.0.1" not in response.body.decode()
+
+
+def test_detailed_health_reports_each_dependency(api: Client, alice: User) -> None:
+    assert api.get("/api/health/detailed", token=alice.token("processor")).status == 403
+    response = api.get("/api/health/detailed", token=alice.token("admin"))
+    assert response.status == 200, response.body
+    body = response.json()
+    by_name = {d["name"]: d for d in body["dependencies"]}
+    assert by_name["postgresql"]["status"] == "up" and by_name["postgresql"]["latency_ms"] >= 0
+    assert by_name["blob_storage"]["status"] == "up"
+    assert by_name["redis"]["status"] == "not_configured"
+    assert body["status"] == "ok"
+
+
+def test_a_stopped_database_is_down_while_liveness_stays_up(
+    api: Client, alice: User, api_services: Services
+) -> None:
+    from psycopg_pool import ConnectionPool as Pool
+
+    dead = Pool("postgresql://nobody@127.0.0.1:1/none", min_size=0, max_size=1, open=False,
+                timeout=0.5)  # fmt: skip
+    dead.open(wait=False)
+    use_services(Services(api_services.settings, pool=dead))
+    try:
+        detailed = api.get("/api/health/detailed", token=alice.token("admin"))
+        liveness = api.get("/api/health")
+    finally:
+        use_services(api_services)
+        dead.close()
+    assert liveness.status == 200
+    assert detailed.status == 503
+    body = detailed.json()
+    assert body["status"] == "down"
+    database = next(d for d in body["dependencies"] if d["name"] == "postgresql")
+    assert database["status"] == "down" and "127.0.0.1" not in str(database)

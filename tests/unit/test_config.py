@@ -58,6 +58,7 @@ STRING_VARIABLES = (
     "INVOICES_STORAGE",
     "INVOICES_STORAGE__blobServiceUri",
     "METRICS_TOKEN",
+    "WebPubSubConnectionString",
 )
 
 
