@@ -50,6 +50,7 @@ class ManifestEntry:
 def add_documents(conn: Conn, job_id: str, entries: Sequence[ManifestEntry]) -> None:
     """Write the job's manifest; a re-run after a crash finds it written and changes nothing."""
     with conn.transaction():
+        _lock_job(conn, job_id)
         with conn.cursor() as cursor:
             cursor.executemany(
                 """INSERT INTO job_documents (job_id, position, name, staged_blob, sha256,
@@ -91,6 +92,7 @@ def record_document(
 ) -> None:
     """Record (or overwrite, on retry) what the job did with one document, and recount."""
     with conn.transaction():
+        _lock_job(conn, job_id)
         conn.execute(
             """UPDATE job_documents SET document_id = %s, outcome = %s, invoice_id = %s,
                    error_code = %s, error_message = %s, updated_at = now()
@@ -125,6 +127,12 @@ def reset_failed(conn: Conn, scope: Scope, job_id: str) -> int:
             )
             _recount(conn, job_id)
     return count
+
+
+def _lock_job(conn: Conn, job_id: str) -> None:
+    """Serialise a job's writers: documents finish concurrently, and two recounts that each
+    miss the other's uncommitted outcome would leave the counts one short."""
+    conn.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
 
 
 def _recount(conn: Conn, job_id: str) -> None:

@@ -126,3 +126,37 @@ def test_migrate_command(
         assert capsys.readouterr().out.strip() == "up to date"
     finally:
         get_settings.cache_clear()
+
+
+def test_documents_finishing_at_once_are_all_counted(pool: ConnectionPool, owner: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.storage import jobs
+
+    def burst() -> tuple[int, int, int] | None:
+        job_id = f"job-{uuid.uuid4().hex}"
+        with pool.connection() as conn:
+            jobs.start(conn, job_id=job_id, owner=owner, source_blob=f"{owner}/u/b.zip")
+            entries = [jobs.ManifestEntry(n, f"{n}.pdf") for n in range(12)]
+            jobs.add_documents(conn, job_id, entries)
+
+        def finish(position: int) -> None:
+            with pool.connection() as conn:
+                jobs.record_document(
+                    conn, job_id=job_id, position=position,
+                    outcome="failed" if position % 2 else "extracted",
+                    error_code="x" if position % 2 else None,
+                )  # fmt: skip
+
+        with ThreadPoolExecutor(max_workers=4) as executor:
+            list(executor.map(finish, range(12)))
+        with pool.connection() as conn:
+            row = conn.execute(
+                "SELECT documents_total, documents_succeeded, documents_failed "
+                "FROM jobs WHERE id = %s",
+                (job_id,),
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    # Several bursts: a lost update shows up in some, not every one.
+    assert [burst() for _ in range(6)] == [(12, 6, 6)] * 6
