@@ -6,6 +6,8 @@ The HTTP layer maps these to problem+json in one place; the pipeline turns
 
 from __future__ import annotations
 
+from pydantic import ValidationError as PydanticValidationError
+
 
 class InvoiceError(Exception):
     """Base of every error the product raises on purpose."""
@@ -63,6 +65,13 @@ class ValidationFailed(InvoiceError):
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.field = field
+
+    @classmethod
+    def from_pydantic(cls, exc: PydanticValidationError, default_field: str) -> ValidationFailed:
+        """The first error, naming the field; pydantic's message, never the offending input."""
+        first = exc.errors(include_input=False, include_url=False)[0]
+        location = ".".join(str(part) for part in first["loc"]) or default_field
+        return cls(f"{location}: {first['msg']}", field=location)
 
 
 class Conflict(InvoiceError):

@@ -20,15 +20,6 @@ M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def validation_failed(exc: ValidationError, prefix: str = "") -> ValidationFailed:
-    """The first error, naming the field; pydantic's message, never the offending input."""
-    first = exc.errors(include_input=False, include_url=False)[0]
-    location = ".".join(str(part) for part in first["loc"]) or prefix or "body"
-    if prefix and location != prefix:
-        location = f"{prefix}.{location}" if prefix != "query" else location
-    return ValidationFailed(f"{location}: {first['msg']}", field=location)
-
-
 def _reject_nul(value: Any, field: str) -> None:
     """NUL cannot be stored in PostgreSQL text and is never meant: refuse it at the edge."""
     if isinstance(value, str):
@@ -61,7 +52,7 @@ class Call:
         try:
             return model.model_validate(dict(self.request.query))
         except ValidationError as exc:
-            raise validation_failed(exc, "query") from exc
+            raise ValidationFailed.from_pydantic(exc, "query") from exc
 
     def body(self, model: type[M]) -> M:
         raw = self.request.body
@@ -80,7 +71,7 @@ class Call:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            raise validation_failed(exc) from exc
+            raise ValidationFailed.from_pydantic(exc, "body") from exc
 
     def route_param(self, name: str) -> str:
         return self.request.route_params.get(name, "")

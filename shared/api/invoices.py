@@ -19,24 +19,22 @@ from shared.storage.query import MAX_AMOUNT, InvoiceFilters, InvoiceSort
 from shared.storage.records import ScoredInvoice
 
 
-class InvoiceListQuery(InvoiceFilters):
+class _FilteredQuery(InvoiceFilters):
+    def filters(self) -> InvoiceFilters:
+        """The filters alone (what the cursor is bound to), without the query's other fields."""
+        return InvoiceFilters.model_validate(
+            self.model_dump(include=set(InvoiceFilters.model_fields), exclude_unset=True)
+        )
+
+
+class InvoiceListQuery(_FilteredQuery):
     sort: InvoiceSort = InvoiceSort.NEWEST
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)
 
-    def filters(self) -> InvoiceFilters:
-        return InvoiceFilters.model_validate(
-            self.model_dump(include=set(InvoiceFilters.model_fields), exclude_unset=True)
-        )
 
-
-class ExportQuery(InvoiceFilters):
+class ExportQuery(_FilteredQuery):
     format: Literal["csv", "json"] = "csv"
-
-    def filters(self) -> InvoiceFilters:
-        return InvoiceFilters.model_validate(
-            self.model_dump(include=set(InvoiceFilters.model_fields), exclude_unset=True)
-        )
 
 
 class SearchQuery(BaseModel):

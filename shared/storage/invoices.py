@@ -17,6 +17,7 @@ from uuid import UUID
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import ValidationError
 
 from shared.embeddings import Embedder
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -340,8 +341,8 @@ def correct(
                     "pages": current.pages,
                 }
             )
-        except ValueError as exc:
-            raise _validation_error(exc) from exc
+        except ValidationError as exc:
+            raise ValidationFailed.from_pydantic(exc, "body") from exc
         changed = [
             name for name in CORRECTABLE if getattr(candidate, name) != getattr(current, name)
         ]
@@ -423,15 +424,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _validation_error(exc: ValueError) -> ValidationFailed:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        location = ".".join(str(part) for part in first.get("loc", ()))
-        return ValidationFailed(f"{location}: {first.get('msg', 'invalid')}", field=location)
-    return ValidationFailed(str(exc))
-
-
 def _set_status(
     conn: Conn, scope: Scope, invoice_id: UUID, target: InvoiceStatus, reason: str | None
 ) -> InvoiceRecord:
@@ -499,18 +491,22 @@ def events(conn: Conn, scope: Scope, invoice_id: UUID) -> list[InvoiceEvent]:
     return [InvoiceEvent.model_validate(row) for row in rows]
 
 
-def document_text(conn: Conn, scope: Scope, invoice_id: UUID) -> str:
+def _document_column(conn: Conn, scope: Scope, invoice_id: UUID, column: str) -> Any:
     row = conn.execute(
         sql.SQL(
-            "SELECT d.text FROM invoices i JOIN documents d ON d.id = i.document_id "
+            "SELECT d.{} FROM invoices i JOIN documents d ON d.id = i.document_id "
             "WHERE i.id = %s AND i.deleted_at IS NULL AND {}"
-        ).format(scope.clause("i.owner")),
+        ).format(sql.Identifier(column), scope.clause("i.owner")),
         (invoice_id,),
     ).fetchone()
     if row is None:
         raise _not_found(invoice_id)
-    text: str = row[0] or ""
-    return text
+    return row[0]
+
+
+def document_text(conn: Conn, scope: Scope, invoice_id: UUID) -> str:
+    text: str | None = _document_column(conn, scope, invoice_id, "text")
+    return text or ""
 
 
 def similar(conn: Conn, scope: Scope, invoice_id: UUID, *, limit: int = 10) -> list[ScoredInvoice]:
@@ -610,16 +606,7 @@ def search(
 
 
 def document_blob_path(conn: Conn, scope: Scope, invoice_id: UUID) -> str:
-    row = conn.execute(
-        sql.SQL(
-            "SELECT d.blob_path FROM invoices i JOIN documents d ON d.id = i.document_id "
-            "WHERE i.id = %s AND i.deleted_at IS NULL AND {}"
-        ).format(scope.clause("i.owner")),
-        (invoice_id,),
-    ).fetchone()
-    if row is None:
-        raise _not_found(invoice_id)
-    path: str = row[0]
+    path: str = _document_column(conn, scope, invoice_id, "blob_path")
     return path
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from shared.flow.ids import job_id_for
+from tests.devhost.host_support import wait_until
 from tests.e2e.stack import REPO, Stack
 
 SAMPLES = REPO / "samples"
@@ -29,14 +30,18 @@ def drop(stack: Stack, owner: str, name: str, data: bytes) -> tuple[str, str]:
     return path, job_id_for(path, hashlib.sha256(data).hexdigest())
 
 
+def job_if(stack: Stack, token: str, job_id: str, *statuses: str) -> dict[str, Any] | None:
+    """The job when its status is one of `statuses`, else None (for polling)."""
+    status, job = stack.call("GET", f"/api/jobs/{job_id}", token=token)
+    return dict(job) if status == 200 and job["status"] in statuses else None
+
+
 def wait_for_job(stack: Stack, token: str, job_id: str, timeout: float = 240.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, job = stack.call("GET", f"/api/jobs/{job_id}", token=token)
-        if status == 200 and job["status"] in DONE:
-            return dict(job)
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish; log: {stack.log_path.read_text()[-2000:]}")
+    try:
+        return wait_until(lambda: job_if(stack, token, job_id, *DONE), timeout, 0.3)
+    except AssertionError:
+        log = stack.log_path.read_text()[-2000:]
+        raise AssertionError(f"job {job_id} did not finish; log: {log}") from None
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:
@@ -117,20 +122,15 @@ def test_the_same_blob_dropped_three_times_is_one_job(
     assert [j["id"] for j in jobs["items"]] == [job["id"]]
     _, page = stack.call("GET", "/api/invoices", token=token)
     assert len(page["items"]) == 2
-    deadline = time.monotonic() + 30
-    while blob_exists(stack, "invoices-incoming", path):  # late copies are filed with the job
-        assert time.monotonic() < deadline, "a copy of the upload stayed in incoming"
-        time.sleep(0.2)
+    # late copies are filed with the job
+    wait_until(lambda: not blob_exists(stack, "invoices-incoming", path), 30, 0.2)
     assert blob_exists(stack, "invoices-processed", path)
 
 
 def test_a_blob_outside_any_owner_prefix_is_quarantined(stack: Stack) -> None:
     path = f"stray-{uuid.uuid4().hex[:8]}.pdf"
     stack.blobs().get_blob_client("invoices-incoming", path).upload_blob(b"%PDF-1.7")
-    deadline = time.monotonic() + 30
-    while not blob_exists(stack, "invoices-quarantine", path):
-        assert time.monotonic() < deadline, "the stray blob was not quarantined"
-        time.sleep(0.2)
+    wait_until(lambda: blob_exists(stack, "invoices-quarantine", path), 30, 0.2)
     assert not blob_exists(stack, "invoices-incoming", path)
 
 

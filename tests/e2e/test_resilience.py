@@ -3,15 +3,28 @@ killed in the middle of a batch."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.devhost.host_support import wait_until
 from tests.e2e.stack import Stack, make_stack
-from tests.e2e.test_flow import drop, wait_for_job, zip_of
+from tests.e2e.test_flow import drop, job_if, wait_for_job, zip_of
+
+
+def _under_way(stack: Stack, token: str, job_id: str) -> bool:
+    status, job = stack.call("GET", f"/api/jobs/{job_id}", token=token)
+    return status == 200 and 2 <= job["documents_succeeded"] < 12
+
+
+def _completed_instance(stack: Stack, instance_id: str) -> dict[str, Any] | None:
+    status, instance = stack.call(
+        "GET", f"/runtime/webhooks/durabletask/instances/{instance_id}?showHistory=true"
+    )
+    return dict(instance) if status == 200 and instance["runtimeStatus"] == "Completed" else None
 
 
 @pytest.fixture
@@ -48,13 +61,8 @@ def test_killing_the_host_mid_batch_and_restarting_completes_without_duplicates(
     owner, token = f"dev-{user}", fresh_stack.token(user, "viewer")
     members = {f"{n:02d}.pdf": invoice_pdfs[n].read_bytes() for n in range(12)}
     _, job_id = drop(fresh_stack, owner, "big.zip", zip_of(members))
-    deadline = time.monotonic() + 120
-    while True:  # wait until the batch is under way, then pull the plug
-        status, job = fresh_stack.call("GET", f"/api/jobs/{job_id}", token=token)
-        if status == 200 and 2 <= job["documents_succeeded"] < 12:
-            break
-        assert time.monotonic() < deadline, "the batch never got under way"
-        time.sleep(0.1)
+    # wait until the batch is under way, then pull the plug
+    wait_until(lambda: _under_way(fresh_stack, token, job_id), 120, 0.1)
     fresh_stack.kill()
     fresh_stack.start()
     job = wait_for_job(fresh_stack, token, job_id)
@@ -89,13 +97,7 @@ def test_retry_reruns_only_the_failed_documents(
     status, started = fresh_stack.call("POST", f"/api/jobs/{job_id}/retry", token=token)
     assert status == 202, started
     assert started["retried"] == 2
-    deadline = time.monotonic() + 120
-    while True:
-        _, job = fresh_stack.call("GET", f"/api/jobs/{job_id}", token=token)
-        if job["status"] == "completed":
-            break
-        assert time.monotonic() < deadline, job
-        time.sleep(0.3)
+    job = wait_until(lambda: job_if(fresh_stack, token, job_id, "completed"), 120, 0.3)
     assert (job["documents_succeeded"], job["documents_failed"]) == (2, 0)
     _, page = fresh_stack.call("GET", "/api/invoices", token=token)
     assert len(page["items"]) == 2
@@ -114,15 +116,8 @@ def test_a_batch_larger_than_a_chunk_continues_as_new_and_completes(
     _, job_id = drop(fresh_stack, owner, "chunks.zip", zip_of(members))
     job = wait_for_job(fresh_stack, token, job_id)
     assert (job["status"], job["documents_succeeded"]) == ("completed", 8), job
-    deadline = time.monotonic() + 30
-    while True:  # the job row closes a moment before the orchestration itself completes
-        status, instance = fresh_stack.call(
-            "GET", f"/runtime/webhooks/durabletask/instances/{job_id}?showHistory=true"
-        )
-        if status == 200 and instance["runtimeStatus"] == "Completed":
-            break
-        assert time.monotonic() < deadline, instance
-        time.sleep(0.2)
+    # the job row closes a moment before the orchestration itself completes
+    instance = wait_until(lambda: _completed_instance(fresh_stack, job_id), 30, 0.2)
     created = (7, "SubOrchestrationInstanceCreated")  # devhost reports the number
     children = [e for e in instance["historyEvents"] if e["EventType"] in created]
     # after continue-as-new only the last generation's history remains: 8 = 3 + 3 + 2
