@@ -55,6 +55,39 @@ CONFIDENCE = Histogram(
     registry=REGISTRY,
 )
 
+LLM_REQUESTS = Counter(
+    "invoices_llm_requests_total",
+    "Calls to the LLM, by model and outcome (ok, invalid_output, rate_limited, server_error, "
+    "timeout, circuit_open, budget_exhausted, error)",
+    ["model", "outcome"],
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "invoices_llm_tokens_total",
+    "Tokens the LLM billed, by model and kind (prompt, completion)",
+    ["model", "kind"],
+    registry=REGISTRY,
+)
+LLM_COST = Counter(
+    "invoices_llm_cost_usd_total",
+    "Estimated LLM spend in US dollars at the configured prices, by model",
+    ["model"],
+    registry=REGISTRY,
+)
+LLM_DURATION = Histogram(
+    "invoices_llm_request_duration_seconds",
+    "Time one LLM call takes, retries included, by model",
+    ["model"],
+    buckets=(0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120),
+    registry=REGISTRY,
+)
+LLM_CACHE = Counter(
+    "invoices_llm_cache_lookups_total",
+    "Extraction result cache lookups, by result (hit, miss)",
+    ["result"],
+    registry=REGISTRY,
+)
+
 
 @contextmanager
 def _timed(stage: str) -> Iterator[None]:
