@@ -17,6 +17,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from psycopg import sql
+
+from shared.storage.jobs import STUCK_CONDITION
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,10 @@ class DatabaseGauges(Collector):
             "invoices_invoices", "Live invoices by status", labels=["status"]
         )
         review = GaugeMetricFamily("invoices_review_queue", "Invoices waiting for review")
+        stuck = GaugeMetricFamily(
+            "invoices_jobs_stuck",
+            "Unfinished jobs none of whose documents moved for STUCK_AFTER_SECONDS (30 min)",
+        )
         oldest = GaugeMetricFamily(
             "invoices_oldest_unfinished_job_age_seconds",
             "Age of the oldest job still pending or running (0 when none)",
@@ -131,6 +138,9 @@ class DatabaseGauges(Collector):
                         "GROUP BY status"
                     ).fetchall()
                 )
+                stuck_count = conn.execute(
+                    sql.SQL("SELECT count(*) FROM jobs j WHERE {}").format(STUCK_CONDITION)
+                ).fetchone()
                 age = conn.execute(
                     "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM jobs "
                     "WHERE status IN ('pending', 'running')"
@@ -142,7 +152,8 @@ class DatabaseGauges(Collector):
             invoices.add_metric([status], count)
         review.add_metric([], by_status.get("needs_review", 0))
         oldest.add_metric([], float(age[0]) if age else 0.0)
-        yield from (jobs, invoices, review, oldest)
+        stuck.add_metric([], stuck_count[0] if stuck_count else 0)
+        yield from (jobs, invoices, review, oldest, stuck)
 
 
 _gauges: DatabaseGauges | None = None

@@ -17,6 +17,12 @@ from shared.storage.scope import Scope
 
 Conn = Connection[Any]
 JOB_STATUSES = ("pending", "running", "completed", "completed_with_errors", "failed")
+# A job is stuck when it is unfinished and none of its documents moved for this long: every
+# recorded document bumps updated_at, so a slow but moving batch of thousands is not stuck.
+STUCK_AFTER_SECONDS = 1800
+STUCK_CONDITION = sql.SQL(
+    "j.status IN ('pending', 'running') AND j.updated_at < now() - make_interval(secs => {})"
+).format(sql.Literal(STUCK_AFTER_SECONDS))
 _COLUMNS = sql.SQL(
     "j.id, j.owner, j.source_blob, j.status, j.documents_total, j.documents_succeeded, "
     "j.documents_failed, j.error, j.created_at, j.started_at, j.finished_at, j.updated_at"

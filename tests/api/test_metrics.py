@@ -37,6 +37,7 @@ EXPORTED = (
     "invoices_invoices",
     "invoices_review_queue",
     "invoices_oldest_unfinished_job_age_seconds",
+    "invoices_jobs_stuck",
 )
 
 
