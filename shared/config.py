@@ -100,10 +100,64 @@ class BlobSettings:
 
 
 @dataclass(frozen=True)
+class LlmSettings:
+    """The LLM extractor and embeddings: Azure OpenAI, or any OpenAI-compatible endpoint.
+
+    Names follow the openai package's own variables (OPENAI_BASE_URL, OPENAI_API_KEY,
+    OPENAI_API_VERSION) plus OPENAI_MODEL; Azure uses AZURE_OPENAI_ENDPOINT and
+    AZURE_OPENAI_DEPLOYMENT, with the managed identity (Entra ID token) unless
+    AZURE_OPENAI_API_KEY is set.
+    """
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str | None = None
+    azure_endpoint: str | None = None
+    azure_deployment: str | None = None
+    azure_api_key: str | None = None
+    api_version: str = "2024-10-21"
+    timeout_seconds: int = 60
+    # Attempts per call, the first included; 429 and 5xx are retried honouring Retry-After.
+    max_attempts: int = 4
+    # Input tokens per call (estimated); a longer document is sent in chunks.
+    max_input_tokens: int = 12_000
+    max_output_tokens: int = 4_096
+    # Tokens one owner may spend per calendar month (UTC); None: no limit.
+    monthly_token_budget: int | None = None
+    # List prices in US dollars per million tokens, for the cost metric and the invoice record.
+    price_input_per_million: float = 0.0
+    price_output_per_million: float = 0.0
+    # Send page images of scans to a vision-capable model.
+    vision: bool = False
+    # Consecutive failed calls that open the circuit, and how long it stays open.
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: int = 30
+    # Embeddings model (OpenAI) or deployment (Azure); None: the offline hashing embedder.
+    embeddings_model: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.azure_endpoint and self.azure_deployment) or bool(
+            self.model and (self.base_url or self.api_key)
+        )
+
+    @property
+    def model_name(self) -> str:
+        """What the calls are billed as: the Azure deployment or the OpenAI model."""
+        return (self.azure_deployment if self.azure_endpoint else self.model) or "unconfigured"
+
+
+EXTRACTORS = ("rules", "llm", "auto")
+
+
+@dataclass(frozen=True)
 class Settings:
     intake: IntakeLimits = field(default_factory=IntakeLimits)
     ocr: OcrSettings = field(default_factory=OcrSettings)
+    # rules (offline), llm (every document through the LLM, checked against the rules
+    # extractor), auto (llm when configured, falling back to rules when it is unavailable).
     extractor: str = "rules"
+    llm: LlmSettings = field(default_factory=LlmSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     rate_limits: RateLimits = field(default_factory=RateLimits)
@@ -158,8 +212,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         max_pixels=_int(env, "OCR_MAX_PIXELS", ocr_defaults.max_pixels),
     )
     extractor = (env.get("EXTRACTOR") or "rules").strip().lower()
-    if extractor not in {"rules"}:
-        raise ConfigurationError(f"EXTRACTOR must be 'rules', got {extractor!r}")
+    if extractor not in EXTRACTORS:
+        raise ConfigurationError(f"EXTRACTOR must be one of {EXTRACTORS}, got {extractor!r}")
+    llm = load_llm_settings(env)
+    if extractor == "llm" and not llm.configured:
+        raise ConfigurationError(
+            "EXTRACTOR=llm needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT, or "
+            "OPENAI_MODEL with OPENAI_BASE_URL or OPENAI_API_KEY"
+        )
     database = DatabaseSettings(
         url=env.get("DATABASE_URL") or None,
         embedded_dir=env.get("EMBEDDED_POSTGRES_DIR") or DatabaseSettings.embedded_dir,
@@ -187,6 +247,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         intake=intake,
         ocr=ocr,
         extractor=extractor,
+        llm=llm,
         database=database,
         auth=auth,
         rate_limits=rate_limits,
@@ -197,6 +258,57 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         parse_workers=_int(env, "PARSE_WORKERS", Settings.parse_workers, 64),
         metrics_token=env.get("METRICS_TOKEN") or None,
         web_pubsub_connection=env.get("WebPubSubConnectionString") or None,
+    )
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def load_llm_settings(env: Mapping[str, str]) -> LlmSettings:
+    d = LlmSettings()
+    budget = env.get("LLM_MONTHLY_TOKEN_BUDGET")
+    return LlmSettings(
+        base_url=env.get("OPENAI_BASE_URL") or None,
+        api_key=env.get("OPENAI_API_KEY") or None,
+        model=env.get("OPENAI_MODEL") or None,
+        azure_endpoint=env.get("AZURE_OPENAI_ENDPOINT") or None,
+        azure_deployment=env.get("AZURE_OPENAI_DEPLOYMENT") or None,
+        azure_api_key=env.get("AZURE_OPENAI_API_KEY") or None,
+        api_version=env.get("OPENAI_API_VERSION") or d.api_version,
+        timeout_seconds=_int(env, "LLM_TIMEOUT_SECONDS", d.timeout_seconds, 600),
+        max_attempts=_int(env, "LLM_MAX_ATTEMPTS", d.max_attempts, 10),
+        max_input_tokens=_int(env, "LLM_MAX_INPUT_TOKENS", d.max_input_tokens, 1_000_000),
+        max_output_tokens=_int(env, "LLM_MAX_OUTPUT_TOKENS", d.max_output_tokens, 100_000),
+        monthly_token_budget=_int(env, "LLM_MONTHLY_TOKEN_BUDGET", 1) if budget else None,
+        price_input_per_million=_float(env, "LLM_PRICE_INPUT_PER_MTOK", 0.0),
+        price_output_per_million=_float(env, "LLM_PRICE_OUTPUT_PER_MTOK", 0.0),
+        vision=_bool(env, "LLM_VISION", d.vision),
+        breaker_failures=_int(env, "LLM_BREAKER_FAILURES", d.breaker_failures, 1000),
+        breaker_cooldown_seconds=_int(
+            env, "LLM_BREAKER_COOLDOWN_SECONDS", d.breaker_cooldown_seconds, 3600
+        ),
+        embeddings_model=env.get("EMBEDDINGS_MODEL") or None,
     )
 
 

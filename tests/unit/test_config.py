@@ -41,6 +41,13 @@ INT_VARIABLES: dict[str, tuple[str, str, int]] = {
     "RATE_LIMIT_API_PER_MINUTE": ("rate_limits", "api_per_minute", 100),
     "RATE_LIMIT_UPLOADS_PER_MINUTE": ("rate_limits", "uploads_per_minute", 3),
     "UPLOAD_SAS_MINUTES": ("blobs", "upload_sas_minutes", 2),
+    "LLM_TIMEOUT_SECONDS": ("llm", "timeout_seconds", 5),
+    "LLM_MAX_ATTEMPTS": ("llm", "max_attempts", 2),
+    "LLM_MAX_INPUT_TOKENS": ("llm", "max_input_tokens", 3000),
+    "LLM_MAX_OUTPUT_TOKENS": ("llm", "max_output_tokens", 1000),
+    "LLM_MONTHLY_TOKEN_BUDGET": ("llm", "monthly_token_budget", 50_000),
+    "LLM_BREAKER_FAILURES": ("llm", "breaker_failures", 2),
+    "LLM_BREAKER_COOLDOWN_SECONDS": ("llm", "breaker_cooldown_seconds", 9),
 }
 # Top-level integer settings: name -> (attribute, a valid non-default value).
 TOP_LEVEL_INT_VARIABLES: dict[str, tuple[str, int]] = {
@@ -59,6 +66,17 @@ STRING_VARIABLES = (
     "INVOICES_STORAGE__blobServiceUri",
     "METRICS_TOKEN",
     "WebPubSubConnectionString",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_MODEL",
+    "OPENAI_API_VERSION",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_DEPLOYMENT",
+    "AZURE_OPENAI_API_KEY",
+    "EMBEDDINGS_MODEL",
+    "LLM_PRICE_INPUT_PER_MTOK",
+    "LLM_PRICE_OUTPUT_PER_MTOK",
+    "LLM_VISION",
 )
 
 
@@ -70,7 +88,7 @@ def variables_read_by_load_settings() -> set[str]:
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        reads_env = (isinstance(func, ast.Name) and func.id == "_int") or (
+        reads_env = (isinstance(func, ast.Name) and func.id in {"_int", "_float", "_bool"}) or (
             isinstance(func, ast.Attribute)
             and func.attr == "get"
             and isinstance(func.value, ast.Name)
@@ -176,10 +194,58 @@ def test_extractor_name_is_case_and_space_insensitive(value: str) -> None:
     assert load_settings({"EXTRACTOR": value}).extractor == "rules"
 
 
-@pytest.mark.parametrize("value", ["llm", "azure", "rule", "rules,llm"])
+@pytest.mark.parametrize("value", ["azure", "rule", "rules,llm"])
 def test_unknown_extractor_raises_naming_the_variable(value: str) -> None:
-    with pytest.raises(ConfigurationError, match=r"^EXTRACTOR must be 'rules'"):
+    with pytest.raises(ConfigurationError, match=r"^EXTRACTOR must be one of"):
         load_settings({"EXTRACTOR": value})
+
+
+OPENAI = {"OPENAI_MODEL": "gpt-4o-mini", "OPENAI_API_KEY": "sk-test"}
+AZURE = {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d"}
+
+
+@pytest.mark.parametrize(
+    "llm", [OPENAI, AZURE, {"OPENAI_MODEL": "m", "OPENAI_BASE_URL": "http://h"}]
+)
+def test_llm_extractor_accepts_any_complete_llm_configuration(llm: dict[str, str]) -> None:
+    settings = load_settings({"EXTRACTOR": "llm", **llm})
+    assert settings.extractor == "llm" and settings.llm.configured
+
+
+@pytest.mark.parametrize(
+    "llm",
+    [{}, {"OPENAI_MODEL": "m"}, {"AZURE_OPENAI_ENDPOINT": "https://x"}, {"OPENAI_API_KEY": "k"}],
+)
+def test_llm_extractor_without_a_complete_configuration_refuses_to_start(
+    llm: dict[str, str],
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"^EXTRACTOR=llm needs"):
+        load_settings({"EXTRACTOR": "llm", **llm})
+    assert load_settings({"EXTRACTOR": "auto", **llm}).extractor == "auto"
+
+
+def test_the_model_name_is_the_azure_deployment_or_the_openai_model() -> None:
+    assert load_settings(AZURE | {"OPENAI_MODEL": "ignored"}).llm.model_name == "d"
+    assert load_settings(OPENAI).llm.model_name == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize(("raw", "value"), [("0", 0.0), ("0.15", 0.15), ("2.5", 2.5)])
+def test_llm_prices_are_non_negative_numbers(raw: str, value: float) -> None:
+    llm = load_settings({"LLM_PRICE_INPUT_PER_MTOK": raw, "LLM_PRICE_OUTPUT_PER_MTOK": raw}).llm
+    assert llm.price_input_per_million == llm.price_output_per_million == value
+
+
+@pytest.mark.parametrize("raw", ["-1", "abc", "nan", "inf"])
+def test_bad_llm_prices_raise_naming_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^LLM_PRICE_INPUT_PER_MTOK must be"):
+        load_settings({"LLM_PRICE_INPUT_PER_MTOK": raw})
+
+
+@pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("No", False)])
+def test_llm_vision_is_a_boolean(raw: str, value: bool) -> None:
+    assert load_settings({"LLM_VISION": raw}).llm.vision is value
+    with pytest.raises(ConfigurationError, match=r"^LLM_VISION must be true or false"):
+        load_settings({"LLM_VISION": "maybe"})
 
 
 def test_get_settings_reads_the_process_environment_once(
