@@ -1,4 +1,5 @@
-"""Command line: `python -m shared extract FILE... [--json]`, `token` and `migrate`.
+"""Command line: `python -m shared extract [--extractor rules|llm|auto] FILE... [--json]`,
+`token`, `migrate` and `reembed`.
 
 Prints one JSON object per document (a ZIP gives one per member): the invoice
 fields flat at the top level plus `line_items`, `confidence`, `warnings`,
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.auth import devissuer
 from shared.auth.principal import Role
-from shared.config import get_settings
+from shared.config import EXTRACTORS, get_settings
 from shared.errors import DocumentRejected, InvoiceError
 
 if TYPE_CHECKING:
@@ -34,11 +35,13 @@ def _output(result: DocumentResult, source: Path) -> dict[str, Any]:
     return data
 
 
-def _extract(paths: Sequence[Path], compact: bool) -> int:
+def _extract(paths: Sequence[Path], compact: bool, mode: str | None = None) -> int:
     # Imported here: PyMuPDF takes a second to load, and the other commands never need it.
-    from shared.pipeline import process_bytes
+    from shared.pipeline import make_extractor, process_bytes
 
     settings = get_settings()
+    # No store: the command line has no owner, so no result cache, budget or vendor memory.
+    extractor = make_extractor(settings, mode)
     exit_code = 0
     for path in paths:
         try:
@@ -48,7 +51,7 @@ def _extract(paths: Sequence[Path], compact: bool) -> int:
             exit_code = 2
             continue
         try:
-            results = process_bytes(path.name, data, settings)
+            results = process_bytes(path.name, data, settings, extractor=extractor)
         except DocumentRejected as exc:
             print(f"{path}: rejected ({exc.code}): {exc.message}", file=sys.stderr)
             exit_code = 2
@@ -104,6 +107,26 @@ def _migrate() -> int:
     return 0
 
 
+def _reembed() -> int:
+    import psycopg
+
+    from shared.embeddings import make_embedder
+    from shared.storage.database import database_url
+    from shared.storage.migrate import migrate
+    from shared.storage.vectors import reembed
+
+    settings = get_settings()
+    embedder = make_embedder(settings)
+    with psycopg.connect(database_url(settings.database), autocommit=True) as conn:
+        migrate(conn)
+        result = reembed(conn, embedder)
+    if result.resized:
+        print(f"embeddings column resized from {result.resized[0]} to {result.resized[1]} "
+              "dimensions; every earlier vector was dropped")  # fmt: skip
+    print(f"embedded {result.embedded} invoices with {embedder.model}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     extract.add_argument("files", nargs="+", type=Path, metavar="FILE")
     extract.add_argument(
         "--json", action="store_true", help="one compact JSON object per line (JSON Lines)"
+    )
+    extract.add_argument(
+        "--extractor",
+        choices=EXTRACTORS,
+        default=None,
+        help="rules (offline), llm, or auto (llm when configured); default: EXTRACTOR",
     )
     token = commands.add_parser(
         "token",
@@ -133,14 +162,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate",
         help="apply pending database migrations (DATABASE_URL, else the embedded cluster)",
     )
+    commands.add_parser(
+        "reembed",
+        help="embed every invoice without a vector of the configured embeddings model "
+        "(EMBEDDINGS_MODEL, EMBEDDINGS_DIMENSIONS); a new dimension replaces every vector",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "extract":
-            return _extract(args.files, compact=args.json)
+            return _extract(args.files, compact=args.json, mode=args.extractor)
         if args.command == "token":
             return _token(args.user, args.roles, args.minutes, args.key_dir)
         if args.command == "migrate":
             return _migrate()
+        if args.command == "reembed":
+            return _reembed()
     except InvoiceError as exc:  # configuration errors and the like: one line, no traceback
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
         return 2

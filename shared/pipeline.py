@@ -16,10 +16,12 @@ from typing import Protocol
 from shared.config import Settings
 from shared.documents.intake import IncomingDocument, RejectedMember, intake
 from shared.documents.parse import ParsedDocument, parse_document
-from shared.errors import DocumentRejected, ExtractionFailed
-from shared.extraction.rules import RulesExtractor
+from shared.errors import ConfigurationError, DocumentRejected, ExtractionFailed
 from shared.extraction.schema import MONEY_FIELDS, ExtractedInvoice
 from shared.extraction.validation import validate
+from shared.llm.client import LlmClient
+from shared.llm.connection import openai_client
+from shared.llm.extractor import DocumentContext, Extraction, LlmStore
 from shared.progress import NullReporter, ProgressEvent, ProgressReporter
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,21 @@ class DocumentResult:
         return self.invoice is not None
 
 
-def make_extractor(settings: Settings) -> Extractor:
-    # Only the rules extractor exists so far; settings validation refuses other names.
-    return RulesExtractor()
+def make_extractor(
+    settings: Settings, mode: str | None = None, store: LlmStore | None = None
+) -> Extraction:
+    """The extractor `mode` names (default: EXTRACTOR): `rules`, `llm`, or `auto` (the LLM
+    when one is configured). Without a store there is no cache, budget or vendor memory."""
+    mode = mode or settings.extractor
+    client = None
+    if mode != "rules" and settings.llm.configured:
+        client = LlmClient(settings.llm, openai_client(settings.llm))
+    elif mode == "llm":
+        raise ConfigurationError(
+            "the llm extractor needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT, or "
+            "OPENAI_MODEL with OPENAI_BASE_URL or OPENAI_API_KEY"
+        )
+    return Extraction(mode, settings.llm, client, store)
 
 
 _INVOICE_EVIDENCE = (
@@ -61,13 +75,20 @@ _INVOICE_EVIDENCE = (
 )
 
 
-def extract_invoice(parsed: ParsedDocument, extractor: Extractor) -> ExtractedInvoice:
+def extract_invoice(
+    parsed: ParsedDocument,
+    extractor: Extractor,
+    context: DocumentContext | None = None,
+) -> ExtractedInvoice:
     """Extract and validate; a document in which nothing of an invoice was found fails.
 
     An empty page, a photo of a cat, a truncated PDF that MuPDF repaired into a blank page:
     storing an all-empty invoice for review helps no one, the reason does.
     """
-    invoice = extractor.extract(parsed)
+    if context is not None and isinstance(extractor, Extraction):
+        invoice = extractor.extract(parsed, context)
+    else:
+        invoice = extractor.extract(parsed)
     # A party name alone is no evidence: any letter's first line looks like a letterhead.
     found = [name for name in _INVOICE_EVIDENCE if getattr(invoice, name) is not None]
     if not found and not invoice.line_items:

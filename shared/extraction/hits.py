@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from shared.extraction.labels import FIELD_LABELS, Label, match_label
+from shared.extraction.labels import Label, field_labels, match_label
 from shared.extraction.layout import Layout, Segment
 from shared.extraction.schema import MONEY_FIELDS
 
@@ -46,10 +46,11 @@ def segment_labels(segment: Segment) -> list[tuple[Label, int, int]]:
     it qualifies. A label that runs on inside a word ("PO-59391") is part of a value.
     """
     folded = segment.folded
+    index = field_labels()
     found: list[tuple[Label, int, int]] = []
     start = 0
     while start < len(folded):
-        hit = match_label(folded, start, FIELD_LABELS)
+        hit = match_label(folded, start, index)
         if hit is None or _ends_inside_word(segment, start + hit[1]):
             start += 1
             continue

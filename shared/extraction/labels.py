@@ -14,8 +14,11 @@ date); `carried_forward` marks subtotal rows inside a table continued over pages
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from itertools import chain
 
 from shared.extraction.text import tokens
 
@@ -1275,3 +1278,31 @@ def match_label(
         if tuple(words[start : start + n]) == label.tokens:
             return label, n
     return None
+
+
+# Labels learned from a vendor's corrections (shared.extraction.hints) join the dictionary for
+# one extraction: a context variable, so concurrent extractions on other threads are unaffected.
+_FIELD_LABELS_IN_USE: ContextVar[dict[str, tuple[Label, ...]]] = ContextVar(
+    "field_labels", default=FIELD_LABELS
+)
+
+
+def field_labels() -> dict[str, tuple[Label, ...]]:
+    """The label index in use: the dictionary, plus any labels learned for this document."""
+    return _FIELD_LABELS_IN_USE.get()
+
+
+@contextmanager
+def learned_labels(hints: Mapping[str, Sequence[str]]) -> Iterator[None]:
+    """Within the block, `hints` ({field: [label text, ...]}) count as labels too; a learned
+    label comes before a dictionary label of the same length."""
+    learned = [Label(name, None, tokens(text)) for name, texts in hints.items() for text in texts]
+    if not learned:
+        yield
+        return
+    known = (label for labels in FIELD_LABELS.values() for label in labels)
+    token = _FIELD_LABELS_IN_USE.set(_index(chain(learned, known)))
+    try:
+        yield
+    finally:
+        _FIELD_LABELS_IN_USE.reset(token)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -28,7 +28,7 @@ from shared.extraction.amounts import (
 from shared.extraction.dates import find_dates, infer_day_first
 from shared.extraction.hits import Hit, colon_after, label_hits, segment_labels, starts_with_label
 from shared.extraction.identifiers import find_bic, find_ibans, find_vat_ids, id_token
-from shared.extraction.labels import LANGUAGE_MARKERS, TITLE_TOKENS
+from shared.extraction.labels import LANGUAGE_MARKERS, TITLE_TOKENS, learned_labels
 from shared.extraction.layout import Layout, Row, Segment, build_layout
 from shared.extraction.parties import Party, customer_party, vendor_party
 from shared.extraction.schema import MONEY_FIELDS, ExtractedInvoice
@@ -61,11 +61,22 @@ class Context:
 
 
 class RulesExtractor:
-    """Extracts the canonical invoice fields from a parsed document."""
+    """Extracts the canonical invoice fields from a parsed document.
+
+    `label_hints` ({field: [label text]}) are labels learned from a vendor's corrections
+    (shared.extraction.hints); they count as dictionary labels for this extractor's documents.
+    """
 
     name = "rules"
 
+    def __init__(self, label_hints: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.label_hints = dict(label_hints or {})
+
     def extract(self, document: ParsedDocument) -> ExtractedInvoice:
+        with learned_labels(self.label_hints):
+            return self._extract(document)
+
+    def _extract(self, document: ParsedDocument) -> ExtractedInvoice:
         layout = build_layout(document)
         text = document.text
         decimal_separator = detect_decimal_separator(

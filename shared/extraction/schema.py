@@ -128,6 +128,20 @@ class InvoiceFields(InvoiceHeader):
     line_items: list[LineItem] = Field(default_factory=list)
 
 
+class LlmUsage(BaseModel):
+    """What the LLM calls behind an invoice cost (none when the rules extractor worked alone)."""
+
+    model: str
+    prompt_version: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    # True: the answer came from the result cache and these numbers are the original call's.
+    cached: bool = False
+
+
 class ExtractedInvoice(InvoiceFields):
     """An extraction result: the fields plus how sure we are about them."""
 
@@ -138,6 +152,7 @@ class ExtractedInvoice(InvoiceFields):
     status: InvoiceStatus = InvoiceStatus.EXTRACTED
     extractor: str = "rules"
     pages: int = 0
+    llm: LlmUsage | None = None
 
     def to_output(self) -> dict[str, Any]:
         """The JSON object of DESIGN.md section 4: fields flat, nulls left out."""

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from shared.errors import NotFound
+
 Conn = Connection[Any]
 
 
@@ -68,3 +70,10 @@ def mark_failed(conn: Conn, document_id: UUID, *, code: str, reason: str) -> Non
             "updated_at = now() WHERE id = %s",
             (code, reason, document_id),
         )
+
+
+def sha256_of(conn: Conn, document_id: UUID) -> str:
+    row = conn.execute("SELECT sha256 FROM documents WHERE id = %s", (document_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"document {document_id} not found")
+    return str(row[0])
