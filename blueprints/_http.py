@@ -11,7 +11,7 @@ import azure.functions as func
 
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.problems import from_error
-from shared.api.routes import BY_NAME, dispatch
+from shared.api.routes import BY_NAME, REQUEST_ID_HEADER, dispatch
 from shared.errors import ServiceUnavailable
 from shared.services import get_services
 
@@ -62,16 +62,23 @@ def serve(
 async def serve_with_client(
     req: func.HttpRequest, route_name: str, client: Any
 ) -> func.HttpResponse:
-    """For routes that start an orchestration: the handler decides, this starts it."""
+    """For routes that start orchestrations: the handler decides, this starts them."""
     response = await asyncio.to_thread(_answer, req, route_name)
-    if response.start is not None:
-        start = response.start
+    failed = 0
+    for start in response.starts:
         try:
             await client.start_new(start.name, start.instance_id, start.input)
         except Exception:
             log.exception("could not start orchestration %s", start.instance_id)
-            response = from_error(
-                ServiceUnavailable("the orchestration could not be started; try again"),
-                instance=urlsplit(req.url).path,
-            )
+            failed += 1
+    if failed:
+        request_id = response.headers.get(REQUEST_ID_HEADER)
+        response = from_error(
+            ServiceUnavailable(
+                f"{failed} of {len(response.starts)} orchestrations could not be started; try again"
+            ),
+            instance=urlsplit(req.url).path,
+        )
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
     return _to_functions(response)

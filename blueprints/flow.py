@@ -1,21 +1,26 @@
 """The processing flow: blob trigger -> ingest orchestration -> per-document sub-orchestrations.
 
 Bindings only; the steps are shared.flow.orchestration and the work shared.flow.activities.
+Each activity runs through shared.flow.traced.run_activity: its log lines carry the job,
+orchestration instance and document they concern, and it is a span of the trace.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from shared.flow import activities, intake_trigger, orchestration
-from shared.services import get_services
+from shared.flow.traced import run_activity
+from shared.services import Services, get_services
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
+R = TypeVar("R")
 
 # Transient failures (storage or database hiccups, a restarted worker) retry three times with
 # a short back-off; a document that still fails is recorded as failed and the batch goes on.
@@ -54,39 +59,43 @@ def process_document(context: df.DurableOrchestrationContext) -> Any:
     return (yield from orchestration.process_document(context, RETRY))
 
 
+def _run(name: str, step: Callable[[Services, dict[str, Any]], R], payload: dict[str, Any]) -> R:
+    return run_activity(name, payload, lambda: step(get_services(), payload))
+
+
 @bp.activity_trigger(input_name="payload")
 def begin_job(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.begin_job(get_services(), payload)
+    return _run("begin_job", activities.begin_job, payload)
 
 
 @bp.activity_trigger(input_name="payload")
 def next_documents(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return activities.next_documents(get_services(), payload)
+    return _run("next_documents", activities.next_documents, payload)
 
 
 @bp.activity_trigger(input_name="payload")
 def parse_document(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.parse(get_services(), payload)
+    return _run("parse_document", activities.parse, payload)
 
 
 @bp.activity_trigger(input_name="payload")
 def extract_document(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.extract(get_services(), payload)
+    return _run("extract_document", activities.extract, payload)
 
 
 @bp.activity_trigger(input_name="payload")
 def store_document(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.store(get_services(), payload)
+    return _run("store_document", activities.store, payload)
 
 
 @bp.activity_trigger(input_name="payload")
 def record_outcome(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.record_outcome(get_services(), payload)
+    return _run("record_outcome", activities.record_outcome, payload)
 
 
 @bp.activity_trigger(input_name="payload")
 def finish_job(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.finish_job(get_services(), payload)
+    return _run("finish_job", activities.finish_job, payload)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -96,4 +105,8 @@ def finish_job(payload: dict[str, Any]) -> dict[str, Any]:
 def send_progress(payload: dict[str, Any], actions: func.Out[str]) -> None:
     from shared.flow.messages import output_actions
 
-    actions.set(output_actions(payload["owner"], payload["messages"]))
+    run_activity(
+        "send_progress",
+        payload,
+        lambda: actions.set(output_actions(payload["owner"], payload["messages"])),
+    )

@@ -6,6 +6,8 @@ Importable without azure.functions; blueprints and the CLI call into it.
 - `shared.extraction`: the invoice schema, the rules extractor and validation
 - `shared.pipeline`: the steps that turn bytes into extracted invoices
 - `shared.config`: typed settings, read once
+- `shared.observability`: JSON logs with correlation ids and redaction (`shared.logs`),
+  Application Insights export (`shared.telemetry`), set up once at start-up
 - `shared.errors`: the one error hierarchy
 """
 

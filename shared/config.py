@@ -45,6 +45,9 @@ class DatabaseSettings:
     url: str | None = None
     embedded_dir: str = ".data/postgres"
     pool_max: int = 5
+    # password: whatever DATABASE_URL carries. entra: every new connection signs in with a
+    # Microsoft Entra access token of the app's identity (Azure Database for PostgreSQL).
+    auth: str = "password"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,15 @@ class BlobSettings:
 
 
 @dataclass(frozen=True)
+class KeyVaultSettings:
+    # Set: the secrets in shared.secrets.RUNTIME_SECRETS are read from this vault at run time
+    # and re-read every `refresh_seconds`, so a rotated value needs no restart. Unset: they
+    # come from the settings alone (local development).
+    url: str | None = None
+    refresh_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class LlmSettings:
     """The LLM extractor and embeddings: Azure OpenAI, or any OpenAI-compatible endpoint.
 
@@ -121,7 +133,8 @@ class LlmSettings:
     max_attempts: int = 4
     # Input tokens per call (estimated); a longer document is sent in chunks.
     max_input_tokens: int = 12_000
-    max_output_tokens: int = 4_096
+    # The answer repeats every field of every line item: a 60-line invoice needs ~4,400.
+    max_output_tokens: int = 16_384
     # Tokens one owner may spend per calendar month (UTC); None: no limit.
     monthly_token_budget: int | None = None
     # List prices in US dollars per million tokens, for the cost metric and the invoice record.
@@ -147,7 +160,40 @@ class LlmSettings:
         return (self.azure_deployment if self.azure_endpoint else self.model) or "unconfigured"
 
 
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """Vectors for similarity search and duplicate detection.
+
+    The model is LlmSettings.embeddings_model (EMBEDDINGS_MODEL) on the LLM's endpoint; unset,
+    the offline hashing embedder. The dimension is fixed per deployment: the embeddings column
+    is vector(dimensions), checked (or, while it is empty, set) when the pool opens.
+    """
+
+    dimensions: int = 256
+    # Seconds per embeddings request; embedding one invoice's text takes well under a second.
+    timeout_seconds: int = 15
+
+
+# pgvector's HNSW index takes vectors of at most this many dimensions.
+MAX_EMBEDDING_DIMENSIONS = 2000
+# Cosine distance ranges over [0, 2].
+MAX_COSINE_DISTANCE = 2.0
+
 EXTRACTORS = ("rules", "llm", "auto")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+METRICS_AUTH_MODES = ("token", "function_key")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How the app logs (shared/logs.py) and where telemetry goes (shared/telemetry.py)."""
+
+    # json: one JSON object per line with the correlation fields; text: for reading locally.
+    format: str = "json"
+    level: str = "INFO"
+    # Set: logs and spans are also exported to Application Insights (OpenTelemetry).
+    applicationinsights_connection_string: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,8 +219,18 @@ class Settings:
     parse_workers: int = 0
     # A static bearer token Prometheus may scrape /api/metrics with; unset: an admin's JWT only.
     metrics_token: str | None = None
+    # token: an admin's JWT or METRICS_TOKEN; function_key: the Functions host checks a
+    # function key (x-functions-key or ?code=) and the app asks for nothing more.
+    metrics_auth: str = "token"
+    logging: LogSettings = field(default_factory=LogSettings)
     # The Web PubSub connection the progress bindings use (health reports whether it is set).
     web_pubsub_connection: str | None = None
+    key_vault: KeyVaultSettings = field(default_factory=KeyVaultSettings)
+    embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    # A new invoice closer than this (cosine distance, embeddings of one model) to an earlier
+    # invoice of the same owner and date is a possible duplicate; 0 turns the vector check off.
+    # Chosen by measuring the hashing embedder on the generated corpus (README, Duplicates).
+    duplicate_max_distance: float = 0.15
 
 
 def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
@@ -224,6 +280,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         url=env.get("DATABASE_URL") or None,
         embedded_dir=env.get("EMBEDDED_POSTGRES_DIR") or DatabaseSettings.embedded_dir,
         pool_max=_int(env, "DATABASE_POOL_MAX", DatabaseSettings.pool_max),
+        auth=_database_auth(env.get("DATABASE_AUTH")),
     )
     auth = AuthSettings(
         issuers=parse_issuers(env.get("AUTH_ISSUERS") or "[]"),
@@ -243,6 +300,25 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         service_uri=env.get("INVOICES_STORAGE__blobServiceUri") or None,
         upload_sas_minutes=_int(env, "UPLOAD_SAS_MINUTES", BlobSettings.upload_sas_minutes),
     )
+    if llm.embeddings_model and not (llm.azure_endpoint or llm.base_url or llm.api_key):
+        raise ConfigurationError(
+            "EMBEDDINGS_MODEL needs an endpoint: AZURE_OPENAI_ENDPOINT, or OPENAI_BASE_URL or "
+            "OPENAI_API_KEY"
+        )
+    embeddings = EmbeddingSettings(
+        dimensions=_int(
+            env, "EMBEDDINGS_DIMENSIONS", EmbeddingSettings.dimensions, MAX_EMBEDDING_DIMENSIONS
+        ),
+        timeout_seconds=_int(
+            env, "EMBEDDINGS_TIMEOUT_SECONDS", EmbeddingSettings.timeout_seconds, 600
+        ),
+    )
+    duplicate_max_distance = _float(env, "DUPLICATE_MAX_DISTANCE", Settings.duplicate_max_distance)
+    if duplicate_max_distance > MAX_COSINE_DISTANCE:
+        raise ConfigurationError(
+            f"DUPLICATE_MAX_DISTANCE is a cosine distance, at most {MAX_COSINE_DISTANCE:g}, "
+            f"got {duplicate_max_distance:g}"
+        )
     return Settings(
         intake=intake,
         ocr=ocr,
@@ -252,12 +328,63 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         auth=auth,
         rate_limits=rate_limits,
         blobs=blobs,
+        embeddings=embeddings,
+        duplicate_max_distance=duplicate_max_distance,
         redis_url=env.get("REDIS_URL") or None,
         flow_window=_int(env, "FLOW_WINDOW", Settings.flow_window, 64),
         flow_chunk=_int(env, "FLOW_CHUNK", Settings.flow_chunk, 1000),
         parse_workers=_int(env, "PARSE_WORKERS", Settings.parse_workers, 64),
         metrics_token=env.get("METRICS_TOKEN") or None,
-        web_pubsub_connection=env.get("WebPubSubConnectionString") or None,
+        metrics_auth=metrics_auth_mode(env),
+        logging=load_log_settings(env),
+        # With a managed identity the bindings read the service URI instead of a connection string.
+        web_pubsub_connection=env.get("WebPubSubConnectionString")
+        or env.get("WebPubSubConnectionString__serviceUri")
+        or None,
+        key_vault=KeyVaultSettings(
+            url=env.get("KEY_VAULT_URL") or None,
+            refresh_seconds=_int(
+                env, "KEY_VAULT_REFRESH_SECONDS", KeyVaultSettings.refresh_seconds, 86_400
+            ),
+        ),
+    )
+
+
+DATABASE_AUTH_MODES = ("password", "entra")
+
+
+def _database_auth(raw: str | None) -> str:
+    mode = (raw or "password").strip().lower()
+    if mode not in DATABASE_AUTH_MODES:
+        raise ConfigurationError(f"DATABASE_AUTH must be one of {DATABASE_AUTH_MODES}, got {raw!r}")
+    return mode
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ConfigurationError(f"{name} must be one of {choices}, got {raw!r}")
+
+
+def metrics_auth_mode(env: Mapping[str, str] | None = None) -> str:
+    """METRICS_AUTH alone: the metrics blueprint decides its auth level from it at import time,
+    where a mistake in an unrelated setting must not keep the app from starting."""
+    return _choice(os.environ if env is None else env, "METRICS_AUTH", METRICS_AUTH_MODES, "token")
+
+
+def load_log_settings(env: Mapping[str, str] | None = None) -> LogSettings:
+    """The logging settings alone (read at start-up, before anything else is configured)."""
+    env = os.environ if env is None else env
+    return LogSettings(
+        format=_choice(env, "LOG_FORMAT", LOG_FORMATS, LogSettings.format),
+        level=_choice(env, "LOG_LEVEL", LOG_LEVELS, LogSettings.level),
+        applicationinsights_connection_string=(
+            env.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None
+        ),
     )
 
 

@@ -94,3 +94,9 @@ class ServiceUnavailable(InvoiceError):
     """A dependency (database, storage, identity provider) cannot be reached (HTTP 503)."""
 
     code = "service_unavailable"
+
+
+class EmbeddingFailed(InvoiceError):
+    """The embedding model could not embed a text (unreachable, refused, or wrong dimension)."""
+
+    code = "embedding_failed"

@@ -90,6 +90,19 @@ LLM_CACHE = Counter(
     ["result"],
     registry=REGISTRY,
 )
+EMBEDDING_REQUESTS = Counter(
+    "invoices_embedding_requests_total",
+    "Requests to the embeddings model, by model and outcome (ok, error); an invoice whose "
+    "embedding failed is stored without one",
+    ["model", "outcome"],
+    registry=REGISTRY,
+)
+DUPLICATES = Counter(
+    "invoices_possible_duplicates_total",
+    "Stored invoices linked to an earlier invoice they probably duplicate, by match (key, vector)",
+    ["match"],
+    registry=REGISTRY,
+)
 
 
 @contextmanager

@@ -20,28 +20,52 @@ from shared.auth import authenticator_from_settings
 from shared.auth.tokens import Authenticator
 from shared.blobs import blob_service, ensure_containers
 from shared.config import Settings, get_settings
-from shared.embeddings import Embedder, HashingEmbedder
+from shared.embeddings import Embedder, make_embedder
 from shared.errors import ServiceUnavailable
 from shared.ratelimit import RateLimiter, rate_limiter
+from shared.secrets import RuntimeSecrets, database_connect_kwargs, runtime_secrets
 
 if TYPE_CHECKING:
-    from shared.pipeline import Extractor
+    from shared.llm.extractor import Extraction
 from shared.storage.database import open_pool
 
 
 class Services:
-    def __init__(self, settings: Settings, *, pool: ConnectionPool | None = None) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pool: ConnectionPool | None = None,
+        secrets: RuntimeSecrets | None = None,
+    ) -> None:
+        self._settings = settings
+        # With KEY_VAULT_URL set, some secrets are re-read from Key Vault (shared/secrets.py).
+        self._secrets = secrets if secrets is not None else runtime_secrets(settings.key_vault)
         self._pool = pool
         self._lock = threading.Lock()
         self._containers_ready = False
+        # Clients holding REDIS_URL, rebuilt when a rotated URL arrives from Key Vault.
+        self._redis_lock = threading.Lock()
+        self._limiter: tuple[str | None, RateLimiter] | None = None
+        self._authenticator: tuple[str | None, Authenticator] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, with the runtime secrets as Key Vault has them now (when configured)."""
+        if self._secrets is None:
+            return self._settings
+        return self._secrets.apply(self._settings)
 
     @property
     def pool(self) -> ConnectionPool:
         with self._lock:
             if self._pool is None:
                 try:
-                    self._pool = open_pool(self.settings.database)
+                    self._pool = open_pool(
+                        self.settings.database,
+                        connect_kwargs=database_connect_kwargs(self.settings.database),
+                        embedding_dimensions=self.settings.embeddings.dimensions,
+                    )
                 except (OperationalError, PoolTimeout) as exc:
                     raise ServiceUnavailable("the database is unavailable") from exc
             return self._pool
@@ -54,23 +78,33 @@ class Services:
         except (OperationalError, PoolTimeout) as exc:
             raise ServiceUnavailable("the database is unavailable") from exc
 
-    @cached_property
+    @property
     def authenticator(self) -> Authenticator:
-        return authenticator_from_settings(self.settings)
+        settings = self.settings
+        with self._redis_lock:
+            if self._authenticator is None or self._authenticator[0] != settings.redis_url:
+                self._authenticator = (settings.redis_url, authenticator_from_settings(settings))
+            return self._authenticator[1]
 
-    @cached_property
+    @property
     def limiter(self) -> RateLimiter:
-        return rate_limiter(self.settings.redis_url)
+        redis_url = self.settings.redis_url
+        with self._redis_lock:
+            if self._limiter is None or self._limiter[0] != redis_url:
+                self._limiter = (redis_url, rate_limiter(redis_url))
+            return self._limiter[1]
 
     @cached_property
     def embedder(self) -> Embedder:
-        return HashingEmbedder()
+        return make_embedder(self.settings)
 
     @cached_property
-    def extractor(self) -> Extractor:
+    def extractor(self) -> Extraction:
+        from shared.llm.store import PostgresLlmStore
         from shared.pipeline import make_extractor
 
-        return make_extractor(self.settings)
+        store = PostgresLlmStore(self.connection, self.settings.llm.monthly_token_budget)
+        return make_extractor(self.settings, store=store)
 
     @property
     def blobs(self) -> BlobServiceClient:

@@ -181,8 +181,9 @@ class DurableEngine:
         faults: Mapping[str, int] | None = None,
     ) -> None:
         """`faults`: activity name -> how many times each call of it (same input, whichever
-        instance) fails before it runs, as a crashed worker or a dropped connection would.
-        For resilience tests of an app's retry policies (DEVHOST_ACTIVITY_FAULTS)."""
+        instance; a top-level input field naming the calling instance does not count as input)
+        fails before it runs, as a crashed worker or a dropped connection would. For resilience
+        tests of an app's retry policies (DEVHOST_ACTIVITY_FAULTS)."""
         if activity_workers < 1 or orchestration_workers < 1:
             raise ValueError("activity_workers and orchestration_workers must be at least 1")
         self.orchestrators = dict(orchestrators)
@@ -564,7 +565,7 @@ class DurableEngine:
         budget = self.faults.get(item.name, 0)
         if not budget:
             return
-        key = (item.name, item.input or "")
+        key = (item.name, _call_identity(item))
         seen = self._fault_counts.get(key, 0)
         if seen < budget:
             self._fault_counts[key] = seen + 1
@@ -1064,3 +1065,15 @@ def _single_argument(name: str, user: Callable[..., Any], parameter: str) -> Cal
             f"function takes ({', '.join(parameters)})"
         )
     return user
+
+
+def _call_identity(item: WorkItem) -> str:
+    """The activity input without top-level fields whose value is the calling instance's id
+    (apps pass it for their logs): the same call from another instance is the same call."""
+    try:
+        value = json.loads(item.input or "null")
+    except ValueError:
+        return item.input or ""
+    if isinstance(value, dict):
+        value = {key: field for key, field in value.items() if field != item.instance_id}
+    return json.dumps(value, sort_keys=True)

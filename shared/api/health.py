@@ -85,13 +85,26 @@ def dependencies(services: Services, environ_web_pubsub: str | None) -> list[Dep
             status="up" if environ_web_pubsub else "not_configured",
             detail="connection configured" if environ_web_pubsub else None,
         ),
-        Dependency(
-            name="llm",
-            required=False,
-            status="not_configured",
-            detail="the rules extractor needs no LLM",
-        ),
+        _llm(services),
     ]
+
+
+def _llm(services: Services) -> Dependency:
+    """The LLM endpoint, when the extractor uses one: required with EXTRACTOR=llm (documents
+    fail without it), optional with auto (the rules stand in). An open circuit is down
+    without a probe: the breaker already knows."""
+    settings = services.settings
+    if settings.extractor == "rules" or not settings.llm.configured:
+        detail = "EXTRACTOR=rules" if settings.extractor == "rules" else "no endpoint configured"
+        return Dependency(name="llm", required=False, status="not_configured", detail=detail)
+    required = settings.extractor == "llm"
+    client = services.extractor.client
+    if client is None:  # cannot happen when configured; keeps the types honest
+        return Dependency(name="llm", required=required, status="not_configured")
+    if client.breaker.state == "open":
+        return Dependency(name="llm", required=required, status="down", detail="circuit open")
+    dependency = _probe("llm", required, lambda: client.probe(timeout=5))
+    return dependency.model_copy(update={"detail": dependency.detail or client.model})
 
 
 def detailed(call: Call) -> ApiResponse:

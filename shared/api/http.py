@@ -40,7 +40,8 @@ class ApiResponse:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    start: OrchestrationStart | None = None
+    # Orchestrations the HTTP layer starts after answering (a retry starts one, a batch several).
+    starts: list[OrchestrationStart] = field(default_factory=list)
     # Output binding values to set, by argument name (e.g. Web PubSub actions).
     outputs: dict[str, str] = field(default_factory=dict)
 

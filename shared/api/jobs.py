@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.call import Call
 from shared.api.http import ApiResponse, OrchestrationStart
+from shared.config import Settings
 from shared.errors import Conflict, NotFound
 from shared.storage import jobs
 
@@ -61,21 +62,34 @@ def retry_job(call: Call) -> ApiResponse:
         if not retried:
             raise Conflict(f"job {target} has no failed documents to retry")
         record = jobs.get(conn, call.scope, target)
-    instance_id = f"{target}:retry:{uuid.uuid4().hex[:12]}"
-    orchestration_input = {
-        "job_id": target,
-        "owner": record.owner,
-        "blob_path": record.source_blob,
-        "window": call.services.settings.flow_window,
-        "chunk": call.services.settings.flow_chunk,
-        "total": record.documents_total,
-        "processed": record.documents_total - retried,
-        "failed": 0,
-        "after": -1,
+    restart = jobs.Restart(
+        target, record.owner, record.source_blob, record.documents_total, retried, retried
+    )
+    start = restart_orchestration(restart, call.services.settings)
+    response = ApiResponse.json(
+        202, RetryStarted(job_id=target, retried=retried, instance_id=start.instance_id)
+    )
+    response.starts.append(start)
+    return response
+
+
+def restart_orchestration(restart: jobs.Restart, settings: Settings) -> OrchestrationStart:
+    """A new `ingest` run over a job's pending documents, under its own instance id. A job
+    whose manifest was never written (its first run died in begin_job) starts from the top."""
+    instance_id = f"{restart.job_id}:retry:{uuid.uuid4().hex[:12]}"
+    orchestration_input: dict[str, Any] = {
+        "job_id": restart.job_id,
+        "owner": restart.owner,
+        "blob_path": restart.source_blob,
+        "window": settings.flow_window,
+        "chunk": settings.flow_chunk,
         "attempt": instance_id.rsplit(":", 1)[-1],
     }
-    response = ApiResponse.json(
-        202, RetryStarted(job_id=target, retried=retried, instance_id=instance_id)
-    )
-    response.start = OrchestrationStart("ingest", instance_id, orchestration_input)
-    return response
+    if restart.total:
+        orchestration_input |= {
+            "total": restart.total,
+            "processed": restart.total - restart.pending,
+            "failed": 0,
+            "after": -1,
+        }
+    return OrchestrationStart("ingest", instance_id, orchestration_input)

@@ -3,31 +3,47 @@
 dispatch: authenticate (bearer JWT) -> authorize (role) -> rate-limit (per user) -> handler,
 and any error on the way becomes problem+json. Blueprints bind each Route to a trigger; the
 OpenAPI document is generated from this table, and a test holds the two together.
+
+Each request runs in a span and a log context with its request id (the caller's `x-request-id`
+when it is a sane token, else a new one; echoed in the response) and route name, and, once
+authenticated, the caller's hashed owner id.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from shared import __version__
+from shared.api import admin, invoices, jobs, realtime, uploads
 from shared.api import health as health_checks
-from shared.api import invoices, jobs, realtime, uploads
 from shared.api.call import Call
 from shared.api.http import ApiRequest, ApiResponse
 from shared.api.problems import from_error, internal_error
 from shared.auth.principal import Principal, Role, require
-from shared.errors import InvoiceError
+from shared.errors import InvoiceError, Unauthorized
+from shared.logs import log_context
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS, exposition
 from shared.services import Services
-from shared.storage.records import InvoicePage, InvoiceRecord, JobPage, JobRecord
+from shared.storage.records import (
+    InvoicePage,
+    InvoiceRecord,
+    JobPage,
+    JobRecord,
+    ProblemJobPage,
+)
+from shared.storage.stats import SystemStats
+from shared.telemetry import span
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +67,9 @@ class Route:
     media_types: tuple[str, ...] = ("application/json",)
     rate: Literal["api", "uploads"] = "api"
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 429, 500))
-    # Also accepts `Authorization: Bearer <METRICS_TOKEN>` (a Prometheus scrape job).
+    # A Prometheus scrape target: also accepts `Authorization: Bearer <METRICS_TOKEN>`, or,
+    # with METRICS_AUTH=function_key, whatever the Functions host let through (it checked a
+    # function key; blueprints/metrics.py declares the function at AuthLevel.FUNCTION).
     scrape_token: bool = False
 
 
@@ -89,9 +107,10 @@ ROUTES: tuple[Route, ...] = (
           errors=(401, 403, 429, 500)),
     Route("openapi", "GET", "openapi.json", "This document", "operations", V, _openapi,
           errors=(401, 403, 429, 500)),
-    Route("metrics", "GET", "metrics", "Prometheus metrics (admin JWT or METRICS_TOKEN)",
-          "operations", Role.ADMIN, _metrics, media_types=("text/plain",),
-          errors=(401, 403, 429, 500), scrape_token=True),
+    Route("metrics", "GET", "metrics",
+          "Prometheus metrics (admin JWT or METRICS_TOKEN; a function key with "
+          "METRICS_AUTH=function_key)", "operations", Role.ADMIN, _metrics,
+          media_types=("text/plain",), errors=(401, 403, 429, 500), scrape_token=True),
     Route("me", "GET", "me", "Who the bearer token says you are", "operations", V, realtime.me,
           response=realtime.Me, errors=(401, 403, 429, 500)),
     Route("realtime_negotiate", "GET", "realtime/negotiate",
@@ -138,6 +157,18 @@ ROUTES: tuple[Route, ...] = (
     Route("invoice_document", "GET", "invoices/{id}/document",
           "A short-lived read URL for the source document", "invoices", V,
           invoices.document_link, response=invoices.DocumentLink),
+    # Not under admin/: the Functions host reserves route templates that start with "admin"
+    # (and "runtime") for its own APIs and refuses to load such a function.
+    Route("system_stats", "GET", "ops/stats", "System-wide numbers for operators", "admin",
+          Role.ADMIN, admin.system_stats, query=admin.StatsQuery, response=SystemStats,
+          errors=_NO_ID),
+    Route("problem_jobs", "GET", "ops/jobs", "Failed and stuck jobs of every owner", "admin",
+          Role.ADMIN, admin.problem_jobs, query=admin.ProblemJobsQuery, response=ProblemJobPage,
+          errors=_NO_ID),
+    Route("reprocess_jobs", "POST", "ops/reprocess",
+          "Re-run the failed documents of chosen or matching jobs (and restart stuck jobs)",
+          "admin", Role.ADMIN, admin.reprocess, body=admin.ReprocessRequest,
+          response=admin.ReprocessStarted, status=202, errors=(400, 401, 403, 429, 500, 503)),
 )  # fmt: skip
 
 BY_NAME = {route.name: route for route in ROUTES}
@@ -153,9 +184,25 @@ SCRAPER = Principal(user_id="metrics-scraper", roles=frozenset({Role.ADMIN}), is
 
 
 def _is_scrape(request: ApiRequest, services: Services) -> bool:
+    if services.settings.metrics_auth == "function_key":
+        # The host checked the key before the call got here. Its absence means the function
+        # was not declared at AuthLevel.FUNCTION after all: refuse rather than serve anyone.
+        if not (request.header("x-functions-key") or request.query.get("code")):
+            raise Unauthorized("a function key is required (x-functions-key or ?code=)")
+        return True
     token = services.settings.metrics_token
     presented = request.header("authorization") or ""
     return bool(token) and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
+
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/-]{1,128}")
+
+
+def request_id(request: ApiRequest) -> str:
+    """The caller's request id when it is a plain token (it goes into every log line), else new."""
+    offered = request.header(REQUEST_ID_HEADER) or ""
+    return offered if _SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
 
 
 def dispatch(
@@ -163,7 +210,19 @@ def dispatch(
 ) -> ApiResponse:
     """Answer one request, and count it (route, method, status, duration)."""
     started = time.perf_counter()
-    response = _answer(route, request, get_services)
+    rid = request_id(request)
+    template = f"/api/{route.path}"
+    attributes = {"http.request.method": request.method, "http.route": template,
+                  "url.path": request.path, "request_id": rid}  # fmt: skip
+    with (
+        log_context(request_id=rid, route=route.name),
+        span(f"{request.method} {template}", kind=SpanKind.SERVER, attributes=attributes) as s,
+    ):
+        response = _answer(route, request, get_services)
+        s.set_attribute("http.response.status_code", response.status)
+        if response.status >= 500:
+            s.set_status(StatusCode.ERROR)
+    response.headers[REQUEST_ID_HEADER] = rid
     HTTP_REQUESTS.labels(route.name, request.method, str(response.status)).inc()
     HTTP_DURATION.labels(route.name).observe(time.perf_counter() - started)
     return response
@@ -182,7 +241,8 @@ def _answer(route: Route, request: ApiRequest, get_services: Callable[[], Servic
             principal = services.authenticator.authenticate(request.header("authorization"))
             require(principal, route.role)
             _rate_limit(route, services, principal.user_id)
-        return route.handler(Call(request, principal, services))
+        with log_context(owner=principal.user_id):
+            return route.handler(Call(request, principal, services))
     except InvoiceError as error:
         # Codes only: messages may quote user input, and tokens never reach this far.
         logger.info("%s %s -> %s", request.method, route.name, error.code)

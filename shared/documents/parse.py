@@ -9,14 +9,16 @@ with `ExtractionFailed`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pymupdf as _pymupdf
 
 from shared.config import OcrSettings
 from shared.documents.ocr import ocr_page
-from shared.documents.sniff import MediaType
+from shared.documents.sniff import MediaType, sniff
 from shared.errors import ExtractionFailed
 
 pymupdf: Any = _pymupdf  # PyMuPDF's own annotations are partial; keep strict mypy useful
@@ -50,6 +52,9 @@ class Page:
 @dataclass(frozen=True, slots=True)
 class ParsedDocument:
     pages: tuple[Page, ...]
+    # Seconds spent in OCR (rasterising and recognising); how the document was read, not what
+    # it says, so it takes no part in equality and is not staged.
+    ocr_seconds: float = field(default=0.0, compare=False)
 
     @property
     def text(self) -> str:
@@ -204,6 +209,7 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
     except Exception as exc:  # MuPDF raises plain RuntimeError/ValueError subclasses
         raise ExtractionFailed(f"document could not be opened: {exc}", code="unparseable") from exc
     pages: list[Page] = []
+    ocr_seconds = 0.0
     with doc:
         for index, page in enumerate(doc):
             raw = [] if from_image else _raw_words(page, page.get_textpage())
@@ -213,6 +219,7 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
                 not has_usable_text(text, settings.min_text_chars) and bool(page.get_images())
             )
             if ocr:
+                started = time.perf_counter()
                 try:
                     raw = _raw_words(page, ocr_page(page, settings, image_page=from_image))
                 except ExtractionFailed:
@@ -221,6 +228,8 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
                     raise ExtractionFailed(
                         f"OCR failed on page {index + 1}: {exc}", code="ocr_failed"
                     ) from exc
+                finally:
+                    ocr_seconds += time.perf_counter() - started
                 raw = [_fix_units(w) for w in _without_rules(raw)]
                 text = _text(raw)
             if page.rotation:
@@ -236,4 +245,19 @@ def parse_document(data: bytes, media_type: MediaType, settings: OcrSettings) ->
                     ocr=ocr,
                 )
             )
-    return ParsedDocument(pages=tuple(pages))
+    return ParsedDocument(pages=tuple(pages), ocr_seconds=ocr_seconds)
+
+
+def page_images(data: bytes, page_numbers: Sequence[int], dpi: int = 110) -> list[bytes]:
+    """PNG renderings of some pages (1-based), for a vision-capable LLM. 110 dpi keeps an A4
+    page near 900 x 1300 pixels: legible to a model, about 800 input tokens."""
+    media_type = sniff(data)
+    if media_type is None:
+        return []
+    doc, _ = _open(data, media_type)
+    with doc:
+        return [
+            doc[number - 1].get_pixmap(dpi=dpi).tobytes("png")
+            for number in page_numbers
+            if 1 <= number <= doc.page_count
+        ]

@@ -43,6 +43,8 @@ MONEY_FIELDS = (
     "previous_unpaid_balance",
 )
 PAYMENT_FIELDS = ("iban", "swift", "bank_account_number")
+# Every field whose value is a decimal number (invoice money and line-item numbers).
+DECIMAL_FIELDS = frozenset(MONEY_FIELDS) | {"quantity", "unit_price", "amount", "tax", "tax_rate"}
 DATE_FIELDS = ("invoice_date", "due_date", "service_start_date", "service_end_date")
 INVOICE_FIELDS = PARTY_FIELDS + DOCUMENT_FIELDS + ("currency",) + MONEY_FIELDS + PAYMENT_FIELDS
 LINE_ITEM_FIELDS = (

@@ -22,10 +22,12 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.blobs import download, move_to_processed, move_to_quarantine
 from shared.documents.intake import RejectedMember, intake
+from shared.documents.parse import ParsedDocument
 from shared.errors import DocumentRejected, ExtractionFailed, NotFound
 from shared.extraction.schema import ExtractedInvoice
 from shared.flow import staging
-from shared.flow.parsing import Rejected, parse_in_worker
+from shared.flow.parsing import Rejected, parse_in_worker, render_in_worker
+from shared.llm.extractor import DocumentContext
 from shared.metrics import CONFIDENCE, DOCUMENTS, stage
 from shared.pipeline import extract_invoice
 from shared.services import Services
@@ -152,8 +154,8 @@ def parse(services: Services, payload: Payload) -> Payload:
             if existing is not None:
                 return {"duplicate": str(existing), "document_id": str(document.id)}
     settings = services.settings
-    with stage("parse"):
-        result = parse_in_worker(name, data, settings.intake, settings.ocr, settings.parse_workers)
+    # Records the "parse" and "ocr" stages (the worker measures OCR apart).
+    result = parse_in_worker(name, data, settings.intake, settings.ocr, settings.parse_workers)
     if isinstance(result, Rejected):
         return _failed(result.code, result.message, document_id=str(document.id))
     reference = _upload(services, staging.parsed_path(job_id, position), result.staged)
@@ -166,9 +168,14 @@ def parse(services: Services, payload: Payload) -> Payload:
 
 def extract(services: Services, payload: Payload) -> Payload:
     parsed = staging.decode_parsed(_fetch(services, payload["parsed_blob"]))
+    with services.connection() as conn:
+        sha256 = documents.sha256_of(conn, UUID(payload["document_id"]))
+    context = DocumentContext(
+        owner=payload["owner"], sha256=sha256, images=_vision_images(services, payload, parsed)
+    )
     try:
         with stage("extract"):
-            invoice = extract_invoice(parsed, services.extractor)
+            invoice = extract_invoice(parsed, services.extractor, context)
     except ExtractionFailed as exc:
         return _failed(exc.code, exc.message)
     reference = _upload(
@@ -179,6 +186,22 @@ def extract(services: Services, payload: Payload) -> Payload:
     return {"invoice_blob": reference}
 
 
+# Scanned pages sent to a vision-capable model, at most: each costs about 800 input tokens.
+VISION_MAX_PAGES = 4
+
+
+def _vision_images(services: Services, payload: Payload, parsed: ParsedDocument) -> list[bytes]:
+    """Images of the OCR'd pages, when LLM_VISION is on and the extractor calls an LLM: OCR text
+    of a poor scan is where a model's own eyes help most."""
+    if not services.settings.llm.vision or services.extractor.client is None:
+        return []
+    scanned = [page.number for page in parsed.pages if page.ocr][:VISION_MAX_PAGES]
+    if not scanned or not payload.get("staged_blob"):
+        return []
+    source = _fetch(services, payload["staged_blob"])
+    return render_in_worker(source, scanned, services.settings.parse_workers)
+
+
 def store(services: Services, payload: Payload) -> Payload:
     invoice = ExtractedInvoice.model_validate_json(_fetch(services, payload["invoice_blob"]))
     document_id = UUID(payload["document_id"])
@@ -186,6 +209,7 @@ def store(services: Services, payload: Payload) -> Payload:
         invoice_id = invoices.store_extracted(
             conn, owner=payload["owner"], document_id=document_id, invoice=invoice,
             embedder=services.embedder,
+            duplicate_max_distance=services.settings.duplicate_max_distance,
         )  # fmt: skip
         documents.mark_extracted(conn, document_id)
         jobs.record_document(

@@ -11,6 +11,9 @@ orchestration continues as new, so a batch of thousands of documents keeps a sho
 
 `process_document`: parse -> extract -> store, each with the retry policy; a document that
 fails for good (or after its retries) is recorded with its reason and the batch goes on.
+
+Every activity input carries `instance_id`, the orchestration that called it, so the activity's
+log lines and spans can name it (shared/flow/traced.py); activities ignore it otherwise.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def ingest(context: Context, retry: Any) -> Steps:
     job = dict(context.get_input())
     job_id, owner = job["job_id"], job["owner"]
     if "total" not in job:  # the first generation
-        begun = yield context.call_activity_with_retry(BEGIN_JOB, retry, job)
+        begun = yield context.call_activity_with_retry(BEGIN_JOB, retry, _traced(context, job))
         job.update(total=begun["total"], processed=0, after=-1, failed=0)
         if begun["rejected"]:
             return (yield from _finish(context, retry, job, begun["rejected"]))
@@ -75,7 +78,9 @@ def ingest(context: Context, retry: Any) -> Steps:
     context.set_custom_status(_status(job, "processing"))
     chunk = job.get("chunk", CHUNK)
     batch = yield context.call_activity_with_retry(
-        NEXT_DOCUMENTS, retry, {"job_id": job_id, "after": job["after"], "limit": chunk}
+        NEXT_DOCUMENTS,
+        retry,
+        _traced(context, {"job_id": job_id, "after": job["after"], "limit": chunk}),
     )
     running: list[Any] = []
     for document in batch:
@@ -118,7 +123,10 @@ def _finish(context: Context, retry: Any, job: dict[str, Any], rejected: Any) ->
     summary = yield context.call_activity_with_retry(
         FINISH_JOB,
         retry,
-        {"job_id": job["job_id"], "blob_path": job["blob_path"], "rejected": rejected},
+        _traced(
+            context,
+            {"job_id": job["job_id"], "blob_path": job["blob_path"], "rejected": rejected},
+        ),
     )
     job["processed"] = summary["total"]
     context.set_custom_status(_status(job, "completed") | {"status": summary["status"]})
@@ -127,8 +135,15 @@ def _finish(context: Context, retry: Any, job: dict[str, Any], rejected: Any) ->
         messages.append(_message(context, job, "document.failed", stage="failed",
                                  error=rejected["message"]))  # fmt: skip
     messages.append(_message(context, job, "job.completed", stage=summary["status"]))
-    yield context.call_activity(SEND_PROGRESS, {"owner": job["owner"], "messages": messages})
+    yield context.call_activity(
+        SEND_PROGRESS,
+        _traced(context, {"job_id": job["job_id"], "owner": job["owner"], "messages": messages}),
+    )
     return summary
+
+
+def _traced(context: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "instance_id": context.instance_id}
 
 
 def _status(job: dict[str, Any], stage: str) -> dict[str, Any]:
@@ -151,11 +166,14 @@ def _progress(context: Context, job: dict[str, Any], kind: Any, **fields: Any) -
     # Progress is best effort: a Web PubSub outage must not fail the job, so no retries and
     # the activity itself swallows delivery errors.
     body = _message(context, job, kind, **fields)
-    yield context.call_activity(SEND_PROGRESS, {"owner": job["owner"], "messages": [body]})
+    yield context.call_activity(
+        SEND_PROGRESS,
+        _traced(context, {"job_id": job["job_id"], "owner": job["owner"], "messages": [body]}),
+    )
 
 
 def process_document(context: Context, retry: Any) -> Steps:
-    document = dict(context.get_input())
+    document = _traced(context, dict(context.get_input()))
     try:
         parsed = yield context.call_activity_with_retry(PARSE, retry, document)
         if "duplicate" in parsed:
@@ -188,6 +206,7 @@ def _record(context: Context, retry: Any, document: dict[str, Any], result: Any)
         "document_id": result.get("document_id") or document.get("document_id"),
         "failed": result.get("failed"),
         "duplicate": result.get("duplicate"),
+        "instance_id": context.instance_id,
     }
     yield context.call_activity_with_retry(RECORD_OUTCOME, retry, payload)
     failure = result.get("failed")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.errors import ExtractionFailed
 from shared.extraction.schema import (
+    DECIMAL_FIELDS,
     INVOICE_FIELDS,
     LINE_ITEM_FIELDS,
     MONEY_FIELDS,
@@ -25,7 +26,6 @@ from shared.extraction.schema import (
 )
 
 LLM_INVALID_VALUE = "llm_invalid_value"
-_DECIMALS = frozenset(MONEY_FIELDS) | {"quantity", "unit_price", "amount", "tax", "tax_rate"}
 
 
 class LlmInvalidOutput(ExtractionFailed):
@@ -35,7 +35,7 @@ class LlmInvalidOutput(ExtractionFailed):
 def _clean(name: str, value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
-        if name in _DECIMALS:
+        if name in DECIMAL_FIELDS:
             # "1 234.50", "EUR 12.00": the prompt asks for plain numbers; forgive spacing only.
             value = value.replace(" ", "").replace("\u00a0", "")
             try:

@@ -152,6 +152,10 @@ class LlmClient:
             LLM_REQUESTS.labels(self.model, "ok").inc()
             return self._completion(response, attempts, time.perf_counter() - started)
 
+    def probe(self, timeout: float) -> None:
+        """List the endpoint's models: reachable and authenticated, at no token cost."""
+        self.client.with_options(timeout=timeout, max_retries=0).models.list()
+
     def _failed(self, outcome: str, attempts: int, delay: float | None, what: str) -> None:
         """Count a failed attempt; wait before the next one, or raise when there is none."""
         LLM_REQUESTS.labels(self.model, outcome).inc()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.config import LlmSettings
 from shared.documents.parse import ParsedDocument
@@ -31,7 +31,7 @@ from shared.extraction.rules import RulesExtractor
 from shared.extraction.schema import ExtractedInvoice, InvoiceFields, LlmUsage
 from shared.llm.answer import LLM_INVALID_VALUE, LlmInvalidOutput, merge_parts, parse_answer
 from shared.llm.arbitrate import arbitrate
-from shared.llm.client import LlmClient
+from shared.llm.client import Completion, LlmClient
 from shared.llm.layout_text import page_texts
 from shared.llm.prompt import (
     PROMPT_VERSION,
@@ -181,23 +181,25 @@ class Extraction:
         reserved = self._reserve(client, owner, estimate)
         answers: list[InvoiceFields] = []
         dropped: list[str] = []
-        usage = LlmUsage(model=client.model, prompt_version=PROMPT_VERSION)
+        tally = _Tally(LlmUsage(model=client.model, prompt_version=PROMPT_VERSION))
         try:
             for number, part in enumerate(parts, start=1):
                 messages = messages_for(
                     part, number, len(parts), examples, images if number == 1 else ()
                 )
-                invoice, bad, usage = self._part(client, messages, usage)
+                invoice, bad = self._part(client, messages, tally)
                 answers.append(invoice)
                 dropped += bad
         finally:
+            # What the calls really used replaces the reservation, also when one failed
+            # (an invalid answer was billed all the same).
             if owner:
-                spent = usage if usage.calls else None
+                spent = tally.usage if tally.usage.calls else None
                 self.store.settle(owner, reserved, spent, len(document.pages))
         merged = merge_parts(answers)
         if owner and sha256:
-            self.store.save(owner, sha256, merged, usage)
-        return Answer(merged, usage, dropped)
+            self.store.save(owner, sha256, merged, tally.usage)
+        return Answer(merged, tally.usage, dropped)
 
     def _reserve(self, client: LlmClient, owner: str | None, estimate: int) -> int:
         if not owner:
@@ -213,26 +215,35 @@ class Extraction:
         return estimate
 
     def _part(
-        self, client: LlmClient, messages: list[dict[str, object]], usage: LlmUsage
-    ) -> tuple[InvoiceFields, list[str], LlmUsage]:
+        self, client: LlmClient, messages: list[dict[str, Any]], tally: _Tally
+    ) -> tuple[InvoiceFields, list[str]]:
         """One part's answer; an invalid answer is asked for once more, then fails."""
         for attempt in (1, 2):
             completion = client.complete(messages, response_format())
-            usage = usage.model_copy(
-                update={
-                    "calls": usage.calls + 1,
-                    "prompt_tokens": usage.prompt_tokens + completion.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens + completion.completion_tokens,
-                    "latency_ms": round(usage.latency_ms + completion.latency_seconds * 1000, 1),
-                    "cost_usd": usage.cost_usd + completion.cost_usd,
-                }
-            )
+            tally.add(completion)
             try:
-                invoice, dropped = parse_answer(completion.content, completion.finish_reason)
+                return parse_answer(completion.content, completion.finish_reason)
             except LlmInvalidOutput:
                 LLM_REQUESTS.labels(client.model, "invalid_output").inc()
                 if attempt == 2:
                     raise
-                continue
-            return invoice, dropped, usage
         raise AssertionError("unreachable")
+
+
+class _Tally:
+    """The usage of one document's calls, added up as they answer."""
+
+    def __init__(self, usage: LlmUsage) -> None:
+        self.usage = usage
+
+    def add(self, completion: Completion) -> None:
+        usage = self.usage
+        self.usage = usage.model_copy(
+            update={
+                "calls": usage.calls + 1,
+                "prompt_tokens": usage.prompt_tokens + completion.prompt_tokens,
+                "completion_tokens": usage.completion_tokens + completion.completion_tokens,
+                "latency_ms": round(usage.latency_ms + completion.latency_seconds * 1000, 1),
+                "cost_usd": usage.cost_usd + completion.cost_usd,
+            }
+        )

@@ -17,16 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.extraction.schema import (
-    DATE_FIELDS,
-    INVOICE_FIELDS,
-    LINE_ITEM_FIELDS,
-    MONEY_FIELDS,
-)
+from shared.extraction.schema import DATE_FIELDS, DECIMAL_FIELDS, INVOICE_FIELDS, LINE_ITEM_FIELDS
 
 PROMPT_VERSION = "2026-11-30.1"
 
-_DECIMAL_FIELDS = frozenset(MONEY_FIELDS) | {"quantity", "unit_price", "amount", "tax", "tax_rate"}
 _DESCRIPTIONS = {
     "currency": "ISO 4217 code such as EUR",
     "tax_rate": "percent, e.g. 19 for 19 %",
@@ -51,7 +45,7 @@ Rules:
 
 def _nullable(kind: str, name: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": [kind, "null"]}
-    if name in _DECIMAL_FIELDS:
+    if name in DECIMAL_FIELDS:
         schema["description"] = "decimal number as a string, e.g. 1234.50"
     elif name in DATE_FIELDS or name == "date":
         schema["description"] = "date as YYYY-MM-DD"

@@ -9,6 +9,7 @@ dependency: it is never deployed, and asking for it in Azure is a configuration 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +66,34 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.autocommit = True
 
 
-def open_pool(settings: DatabaseSettings, *, url: str | None = None) -> ConnectionPool:
+def open_pool(
+    settings: DatabaseSettings,
+    *,
+    url: str | None = None,
+    connect_kwargs: Callable[[], dict[str, Any]] | None = None,
+    embedding_dimensions: int | None = None,
+) -> ConnectionPool:
     """A pool whose connections know pgvector's type. Call `migrate` before registering vector
-    on a fresh database: `open_pool` runs the migrations first for that reason."""
+    on a fresh database: `open_pool` runs the migrations first for that reason.
+
+    `connect_kwargs` is called for every new connection and adds to the URL (an Entra access
+    token as the password, fresh when the last one is about to expire: shared.secrets).
+
+    `embedding_dimensions` (EMBEDDINGS_DIMENSIONS) is checked against the embeddings column after
+    migrating: a deployment never starts with vectors of another size (shared.storage.vectors)."""
     from shared.storage.migrate import migrate
+    from shared.storage.vectors import ensure_dimensions
 
     target = url or database_url(settings)
-    with psycopg.connect(target, autocommit=True) as conn:
+    with psycopg.connect(
+        target, autocommit=True, **(connect_kwargs() if connect_kwargs else {})
+    ) as conn:
         migrate(conn)
+        if embedding_dimensions is not None:
+            ensure_dimensions(conn, embedding_dimensions)
     pool = ConnectionPool(
         target,
+        kwargs=connect_kwargs,
         min_size=1,
         max_size=settings.pool_max,
         configure=_configure,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -19,8 +20,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
+from shared.config import Settings
 from shared.embeddings import Embedder
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, EmbeddingFailed, NotFound, ValidationFailed
 from shared.extraction.schema import (
     INVOICE_FIELDS,
     LINE_ITEM_FIELDS,
@@ -29,6 +31,7 @@ from shared.extraction.schema import (
     LineItem,
 )
 from shared.extraction.validation import validate
+from shared.storage import duplicates, vectors, vendors
 from shared.storage.query import (
     InvoiceFilters,
     InvoiceSort,
@@ -48,6 +51,7 @@ from shared.storage.records import (
 from shared.storage.scope import Scope
 
 Conn = Connection[Any]
+log = logging.getLogger(__name__)
 
 _META = (
     "id",
@@ -59,6 +63,8 @@ _META = (
     "extractor",
     "pages",
     "version",
+    "llm",
+    "duplicate_of",
     "created_at",
     "updated_at",
 )
@@ -118,21 +124,6 @@ def _write_line_items(conn: Conn, invoice_id: UUID, items: list[LineItem]) -> No
         )
 
 
-def _write_embedding(
-    conn: Conn, invoice_id: UUID, owner: str, record: InvoiceRecord, embedder: Embedder
-) -> None:
-    from shared.embeddings import invoice_text
-
-    vector = embedder.embed_text(invoice_text(record))
-    conn.execute(
-        """INSERT INTO embeddings (invoice_id, owner, model, embedding)
-           VALUES (%s, %s, %s, %s::vector)
-           ON CONFLICT (invoice_id) DO UPDATE
-               SET model = EXCLUDED.model, embedding = EXCLUDED.embedding, created_at = now()""",
-        (invoice_id, owner, embedder.model, str(vector)),
-    )
-
-
 def _event(
     conn: Conn,
     invoice_id: UUID,
@@ -165,11 +156,19 @@ def store_extracted(
     invoice: ExtractedInvoice,
     embedder: Embedder,
     actor: str = "pipeline",
+    duplicate_max_distance: float = Settings.duplicate_max_distance,
 ) -> UUID:
     """Insert the invoice extracted from a document; idempotent by document.
 
     A retried activity finds the invoice its first attempt stored and returns it unchanged.
+    The invoice, its line items, its embedding and the near-duplicate check (shared/storage/
+    duplicates.py) are one transaction; an embedding that fails leaves the invoice without one.
     """
+    existing = invoice_for_document(conn, owner, document_id)
+    if existing is not None:
+        return existing
+    # Before the transaction: a slow embeddings model must not hold it open.
+    vector = vectors.embed_invoice(embedder, invoice)
     with conn.transaction():
         existing = conn.execute(
             "SELECT id FROM invoices WHERE document_id = %s AND owner = %s",
@@ -186,6 +185,7 @@ def store_extracted(
             "warnings",
             "extractor",
             "pages",
+            "llm",
         )
         values: list[Any] = [
             owner,
@@ -195,6 +195,7 @@ def store_extracted(
             invoice.warnings,
             invoice.extractor,
             invoice.pages,
+            Jsonb(invoice.llm.model_dump(mode="json")) if invoice.llm else None,
         ]
         names += INVOICE_FIELDS
         values += [getattr(invoice, name) for name in INVOICE_FIELDS]
@@ -213,9 +214,17 @@ def store_extracted(
         invoice_id: UUID = row[0]
         _write_line_items(conn, invoice_id, invoice.line_items)
         _refresh_search(conn, invoice_id)
-        record = _load(conn, Scope.user(owner), invoice_id)
-        _write_embedding(conn, invoice_id, owner, record, embedder)
-        _event(conn, invoice_id, owner, actor, "created", new={"status": invoice.status.value})
+        if vector is not None:
+            vectors.write(conn, invoice_id, owner, embedder.model, vector)
+        original = duplicates.link_possible_duplicate(
+            conn, owner=owner, invoice_id=invoice_id, vector=vector, model=embedder.model,
+            max_distance=duplicate_max_distance,
+        )  # fmt: skip
+        created: dict[str, str] = {"status": invoice.status.value}
+        if original is not None:
+            created = {"status": InvoiceStatus.NEEDS_REVIEW.value,
+                       "duplicate_of": str(original.original), "match": original.match}  # fmt: skip
+        _event(conn, invoice_id, owner, actor, "created", new=created)
     return invoice_id
 
 
@@ -400,6 +409,8 @@ def correct(
                 current.status.value,
                 checked.status.value,
             )
+        # The correction teaches the vendor's next invoices (shared/storage/vendors.py).
+        vendors.remember(conn, owner, invoice_id, checked, changed, document_text or "")
         _refresh_search(conn, invoice_id)
         return _load(conn, scope, invoice_id)
 
@@ -510,11 +521,12 @@ def document_text(conn: Conn, scope: Scope, invoice_id: UUID) -> str:
 
 
 def similar(conn: Conn, scope: Scope, invoice_id: UUID, *, limit: int = 10) -> list[ScoredInvoice]:
-    """Nearest neighbours by cosine distance among the caller's live invoices."""
+    """Nearest neighbours by cosine distance among the caller's live invoices whose vectors come
+    from the same model (an invoice without a vector has no neighbours, and is no one's)."""
     with conn.transaction():
         _load(conn, scope, invoice_id)
         target = conn.execute(
-            "SELECT embedding FROM embeddings WHERE invoice_id = %s", (invoice_id,)
+            "SELECT embedding, model FROM embeddings WHERE invoice_id = %s", (invoice_id,)
         ).fetchone()
         if target is None:
             return []
@@ -528,7 +540,8 @@ def similar(conn: Conn, scope: Scope, invoice_id: UUID, *, limit: int = 10) -> l
                     """SELECT {columns}, 1 - nearest.distance AS score
                        FROM (SELECT e.invoice_id, e.embedding <=> %(vector)s AS distance
                              FROM embeddings e
-                             WHERE e.invoice_id <> %(id)s AND {scope_e}
+                             WHERE e.invoice_id <> %(id)s AND e.model = %(model)s
+                               AND {scope_e}
                              ORDER BY e.embedding <=> %(vector)s
                              LIMIT %(candidates)s) nearest
                        JOIN invoices i ON i.id = nearest.invoice_id
@@ -536,8 +549,8 @@ def similar(conn: Conn, scope: Scope, invoice_id: UUID, *, limit: int = 10) -> l
                        ORDER BY nearest.distance, i.id
                        LIMIT %(limit)s"""
                 ).format(columns=_COLUMNS, scope_e=scope.clause("e.owner")),
-                {"vector": target[0], "id": invoice_id, "candidates": limit + 20,
-                 "limit": limit},
+                {"vector": target[0], "model": target[1], "id": invoice_id,
+                 "candidates": limit + 20, "limit": limit},
             ).fetchall()  # fmt: skip
     return [_scored(row) for row in rows]
 
@@ -561,10 +574,15 @@ def search(
     Words match exactly what full text finds (an invoice number, a vendor); the vector side finds
     what is spelled differently or only close (typos, OCR errors, another word order).
     Each side contributes `candidates` (default twice the limit): deeper lists cost time on the
-    filtered HNSW walk and barely change the fused top.
+    filtered HNSW walk and barely change the fused top. Vectors of another model are not
+    compared; when the embeddings model fails, words alone answer.
     """
     candidates = candidates or 2 * limit
-    vector = str(embedder.embed_text(text))
+    try:
+        vector: str | None = str(embedder.embed_text(text))
+    except EmbeddingFailed as exc:
+        log.warning("search without the vector side: %s", exc)
+        vector = None
     with conn.transaction():
         conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         with conn.cursor(row_factory=dict_row) as cursor:
@@ -581,7 +599,8 @@ def search(
                        nearest AS (
                            SELECT e.invoice_id AS id, e.embedding <=> %(vector)s::vector AS d
                            FROM embeddings e
-                           WHERE {scope_e}
+                           WHERE %(vector)s::vector IS NOT NULL AND e.model = %(model)s
+                             AND {scope_e}
                            ORDER BY e.embedding <=> %(vector)s::vector
                            LIMIT %(candidates)s),
                        semantic AS (
@@ -600,7 +619,13 @@ def search(
                     scope_i=scope.clause("i.owner"),
                     scope_e=scope.clause("e.owner"),
                 ),
-                {"text": text, "vector": vector, "candidates": candidates, "limit": limit},
+                {
+                    "text": text,
+                    "vector": vector,
+                    "model": embedder.model,
+                    "candidates": candidates,
+                    "limit": limit,
+                },
             ).fetchall()
     return [_scored(row) for row in rows]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from psycopg import Connection, sql
@@ -12,7 +13,7 @@ from psycopg.rows import dict_row
 
 from shared.errors import NotFound
 from shared.storage.query import decode_cursor, encode_cursor
-from shared.storage.records import JobDocument, JobPage, JobRecord
+from shared.storage.records import JobDocument, JobPage, JobRecord, ProblemJob, ProblemJobPage
 from shared.storage.scope import Scope
 
 Conn = Connection[Any]
@@ -23,6 +24,9 @@ STUCK_AFTER_SECONDS = 1800
 STUCK_CONDITION = sql.SQL(
     "j.status IN ('pending', 'running') AND j.updated_at < now() - make_interval(secs => {})"
 ).format(sql.Literal(STUCK_AFTER_SECONDS))
+# Finished with documents (or the whole upload) failed: what an operator may want to re-run.
+FAILED_CONDITION = sql.SQL("j.status IN ('failed', 'completed_with_errors')")
+ProblemState = Literal["failed", "stuck", "problems"]
 _COLUMNS = sql.SQL(
     "j.id, j.owner, j.source_blob, j.status, j.documents_total, j.documents_succeeded, "
     "j.documents_failed, j.error, j.created_at, j.started_at, j.finished_at, j.updated_at"
@@ -119,20 +123,108 @@ def reset_failed(conn: Conn, scope: Scope, job_id: str) -> int:
         ).fetchone()
         if owned is None:
             raise NotFound(f"job {job_id} not found")
-        count = conn.execute(
-            """UPDATE job_documents SET outcome = 'pending', error_code = NULL,
-                   error_message = NULL, updated_at = now()
-               WHERE job_id = %s AND outcome = 'failed' AND staged_blob IS NOT NULL""",
-            (job_id,),
-        ).rowcount
+        count = _reset_failed_documents(conn, job_id, None)
         if count:
-            conn.execute(
-                "UPDATE jobs SET status = 'running', finished_at = NULL, error = NULL, "
-                "updated_at = now() WHERE id = %s",
-                (job_id,),
-            )
-            _recount(conn, job_id)
+            _reopen(conn, job_id)
     return count
+
+
+def _reset_failed_documents(conn: Conn, job_id: str, error_code: str | None) -> int:
+    """Failed documents whose bytes are staged (a rejected upload's are not) become pending."""
+    return conn.execute(
+        """UPDATE job_documents SET outcome = 'pending', error_code = NULL,
+               error_message = NULL, updated_at = now()
+           WHERE job_id = %s AND outcome = 'failed' AND staged_blob IS NOT NULL
+             AND (%s::text IS NULL OR error_code = %s)""",
+        (job_id, error_code, error_code),
+    ).rowcount
+
+
+def _reopen(conn: Conn, job_id: str) -> None:
+    conn.execute(
+        "UPDATE jobs SET status = 'running', finished_at = NULL, error = NULL, "
+        "updated_at = now() WHERE id = %s",
+        (job_id,),
+    )
+    _recount(conn, job_id)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A job made ready to run again: what a new orchestration over it needs to know."""
+
+    job_id: str
+    owner: str
+    source_blob: str
+    total: int
+    # Documents the new run will process: the failed ones reset, plus, for a stuck job, those
+    # its dead run never reached.
+    pending: int
+    retried: int
+
+
+RestartRefusal = Literal["not_found", "running", "nothing_to_retry"]
+
+
+def prepare_restart(
+    conn: Conn, scope: Scope, job_id: str, *, error_code: str | None = None
+) -> Restart | RestartRefusal:
+    """Reset a finished job's failed documents (only those failed with `error_code`, if
+    given), or a stuck job's, so that a new orchestration re-runs them (and, for a stuck job,
+    the documents its run never reached, then finishes it). A job still moving is refused
+    ("running"): its own run will finish it."""
+    with conn.transaction():
+        row = conn.execute(
+            sql.SQL(
+                "SELECT j.owner, j.source_blob, j.status IN ('pending', 'running'), ({}) "
+                "FROM jobs j WHERE j.id = %s AND {} FOR UPDATE"
+            ).format(STUCK_CONDITION, scope.clause("j.owner")),
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            return "not_found"
+        owner, source_blob, unfinished, stuck = row
+        if unfinished and not stuck:
+            return "running"
+        retried = _reset_failed_documents(conn, job_id, error_code)
+        counts = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE outcome = 'pending') "
+            "FROM job_documents WHERE job_id = %s",
+            (job_id,),
+        ).fetchone()
+        total, pending = counts if counts else (0, 0)
+        # A stuck job restarts even with nothing pending: its run died before finishing it.
+        if not pending and not stuck:
+            return "nothing_to_retry"
+        _reopen(conn, job_id)
+    return Restart(job_id, owner, source_blob, total, pending, retried)
+
+
+def failed_job_ids(
+    conn: Conn,
+    scope: Scope,
+    *,
+    since: dt.datetime | None,
+    error_code: str | None,
+    limit: int,
+) -> tuple[list[str], bool]:
+    """Finished jobs with a failed document that can be re-run (its bytes are staged), failed
+    at or after `since` and with `error_code` when given; oldest first. Returns the first
+    `limit` ids and whether there are more."""
+    rows = conn.execute(
+        sql.SQL(
+            """SELECT j.id FROM jobs j
+               WHERE {} AND {} AND EXISTS (
+                   SELECT 1 FROM job_documents d
+                   WHERE d.job_id = j.id AND d.outcome = 'failed' AND d.staged_blob IS NOT NULL
+                     AND (%(since)s::timestamptz IS NULL OR d.updated_at >= %(since)s)
+                     AND (%(code)s::text IS NULL OR d.error_code = %(code)s))
+               ORDER BY j.updated_at, j.id LIMIT %(limit)s"""
+        ).format(FAILED_CONDITION, scope.clause("j.owner")),
+        {"since": since, "code": error_code, "limit": limit + 1},
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    return ids[:limit], len(ids) > limit
 
 
 def _lock_job(conn: Conn, job_id: str) -> None:
@@ -198,20 +290,58 @@ def list_page(
     limit: int = 50,
     cursor: str | None = None,
 ) -> JobPage:
-    fingerprint = f"jobs:{status or ''}"
     conditions: list[sql.Composable] = [scope.clause("j.owner")]
     if status:
         conditions.append(sql.SQL("j.status = {}").format(sql.Literal(status)))
+    rows, next_cursor = _page(conn, _COLUMNS, conditions, f"jobs:{status or ''}", limit, cursor)
+    return JobPage(items=[JobRecord.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+def problem_page(
+    conn: Conn, scope: Scope, *, state: ProblemState, limit: int = 50, cursor: str | None = None
+) -> ProblemJobPage:
+    """Failed jobs (finished with failed documents, or failed as a whole), stuck jobs, or both
+    ("problems"), newest first, each with its failed documents counted by error code."""
+    chosen = {
+        "failed": FAILED_CONDITION,
+        "stuck": STUCK_CONDITION,
+        "problems": sql.SQL("(({}) OR ({}))").format(FAILED_CONDITION, STUCK_CONDITION),
+    }
+    conditions = [scope.clause("j.owner"), chosen[state]]  # fmt: skip
+    columns = sql.SQL("{}, ({}) AS stuck").format(_COLUMNS, STUCK_CONDITION)
+    rows, next_cursor = _page(conn, columns, conditions, f"problem-jobs:{state}", limit, cursor)
+    codes: dict[str, dict[str, int]] = {row["id"]: {} for row in rows}
+    if rows:
+        for job_id, code, count in conn.execute(
+            """SELECT job_id, coalesce(error_code, 'unknown'), count(*) FROM job_documents
+               WHERE job_id = ANY(%s) AND outcome = 'failed' GROUP BY 1, 2 ORDER BY 1, 3 DESC""",
+            (list(codes),),
+        ).fetchall():
+            codes[job_id][code] = count
+    items = [ProblemJob.model_validate({**row, "failure_codes": codes[row["id"]]}) for row in rows]
+    return ProblemJobPage(items=items, next_cursor=next_cursor)
+
+
+def _page(
+    conn: Conn,
+    columns: sql.Composable,
+    conditions: list[sql.Composable],
+    fingerprint: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One keyset page of jobs, newest first; the cursor is bound to `fingerprint`."""
     if cursor:
         key, last_id = decode_cursor(cursor, fingerprint)
-        conditions.append(
+        conditions = [
+            *conditions,
             sql.SQL("(j.created_at, j.id) < ({}::timestamptz, {})").format(
                 sql.Literal(key), sql.Literal(str(last_id))
-            )
-        )
+            ),
+        ]
     statement = sql.SQL(
         "SELECT {} FROM jobs j WHERE {} ORDER BY j.created_at DESC, j.id DESC LIMIT {}"
-    ).format(_COLUMNS, sql.SQL(" AND ").join(conditions), sql.Literal(limit + 1))
+    ).format(columns, sql.SQL(" AND ").join(conditions), sql.Literal(limit + 1))
     with conn.cursor(row_factory=dict_row) as db:
         rows = db.execute(statement).fetchall()
     more = len(rows) > limit
@@ -220,4 +350,4 @@ def list_page(
     if more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(fingerprint, last["created_at"].isoformat(), last["id"])
-    return JobPage(items=[JobRecord.model_validate(row) for row in rows], next_cursor=next_cursor)
+    return rows, next_cursor

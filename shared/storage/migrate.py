@@ -48,11 +48,17 @@ def available() -> list[Migration]:
     return found
 
 
+def hold_schema_lock(conn: psycopg.Connection[Any]) -> None:
+    """Wait for, then hold until the transaction ends, the lock every schema change takes
+    (migrations, and the embeddings column's dimension: shared.storage.vectors)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+
+
 def migrate(conn: psycopg.Connection[Any]) -> list[str]:
     """Apply what is missing; return the names applied now (empty when up to date)."""
     applied_now: list[str] = []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        hold_schema_lock(conn)
         conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    version integer PRIMARY KEY,

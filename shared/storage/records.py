@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.extraction.schema import InvoiceFields, InvoiceHeader, InvoiceStatus
+from shared.extraction.schema import InvoiceFields, InvoiceHeader, InvoiceStatus, LlmUsage
 
 
 class _Stored(BaseModel):
@@ -24,6 +24,15 @@ class _Stored(BaseModel):
     extractor: str
     pages: int
     version: int = Field(description="Bumped on every change; sent as the ETag")
+    duplicate_of: UUID | None = Field(
+        default=None,
+        description="The earlier invoice this one probably duplicates (same vendor, number and "
+        "total, or a near-identical embedding); such an invoice carries the warning "
+        "possible_duplicate and waits for review",
+    )
+    llm: LlmUsage | None = Field(
+        default=None, description="The LLM calls behind the extraction; null: rules only"
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -93,4 +102,16 @@ class JobRecord(BaseModel):
 
 class JobPage(BaseModel):
     items: list[JobRecord]
+    next_cursor: str | None = None
+
+
+class ProblemJob(JobRecord):
+    """A failed or stuck job, for operators."""
+
+    stuck: bool = Field(description="Unfinished, and none of its documents moved for 30 minutes")
+    failure_codes: dict[str, int] = Field(description="Its failed documents, by error code")
+
+
+class ProblemJobPage(BaseModel):
+    items: list[ProblemJob]
     next_cursor: str | None = None

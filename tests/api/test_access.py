@@ -22,12 +22,14 @@ BODIES: dict[str, Any] = {
     "patch_invoice": {"payment_terms": "Net 30"},
     "reject_invoice": {"reason": "wrong vendor"},
     "create_upload": {"filename": "scan.pdf"},
+    # A filter that matches no job: the call is accepted and starts nothing.
+    "reprocess_jobs": {"error_code": "no_job_failed_with_this_code"},
 }
 QUERIES: dict[str, dict[str, str]] = {"search_invoices": {"q": "acme"}}
 PROTECTED = [route for route in ROUTES if route.role is not None]
 # Routes whose functions need bindings only a Functions host provides (durable client,
 # Web PubSub connection): called over HTTP on the devhost stack running the same app.
-HOST_ROUTES = {"retry_job", "realtime_negotiate"}
+HOST_ROUTES = {"retry_job", "realtime_negotiate", "reprocess_jobs"}
 
 
 class Caller:

@@ -31,6 +31,15 @@ def test_every_registered_http_function_is_documented_and_nothing_else(
     assert _registered(functions) == _documented(openapi_document())
 
 
+def test_no_route_claims_a_prefix_the_functions_host_reserves(
+    functions: dict[str, Function],
+) -> None:
+    """The host refuses to load a function whose route template starts with "admin" or
+    "runtime" (its own APIs), whatever the route prefix; the devhost does not check it."""
+    for route in http_functions(functions):
+        assert not route.template.lower().startswith(("admin", "runtime")), route.name
+
+
 def test_document_is_valid_openapi_3_1() -> None:
     document = openapi_document()
     assert document["openapi"] == "3.1.0"
@@ -129,3 +138,33 @@ def test_a_stopped_database_is_down_while_liveness_stays_up(
     assert body["status"] == "down"
     database = next(d for d in body["dependencies"] if d["name"] == "postgresql")
     assert database["status"] == "down" and "127.0.0.1" not in str(database)
+
+
+def test_detailed_health_probes_the_llm_when_the_extractor_uses_it(
+    api: Client, alice: User, api_services: Services
+) -> None:
+    import dataclasses
+
+    from shared.config import LlmSettings
+    from tests.fakes.openai_server import fake_openai
+
+    def llm_health(extractor: str, base_url: str) -> tuple[int, dict[str, Any]]:
+        llm = LlmSettings(base_url=base_url, model="m", timeout_seconds=2)
+        settings = dataclasses.replace(api_services.settings, extractor=extractor, llm=llm)
+        use_services(Services(settings, pool=api_services.pool))
+        try:
+            response = api.get("/api/health/detailed", token=alice.token("admin"))
+        finally:
+            use_services(api_services)
+        body = response.json()
+        return response.status, next(d for d in body["dependencies"] if d["name"] == "llm")
+
+    with fake_openai() as server:
+        status, llm = llm_health("llm", server.base_url)
+        assert (status, llm["status"], llm["required"]) == (200, "up", True)
+        assert llm["latency_ms"] >= 0
+        gone = server.base_url
+    status, llm = llm_health("llm", gone)  # the server stopped: a required dependency is down
+    assert (status, llm["status"]) == (503, "down")
+    status, llm = llm_health("auto", gone)  # with auto the rules stand in: degraded, not down
+    assert (status, llm["status"], llm["required"]) == (200, "down", False)

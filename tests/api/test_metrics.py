@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 
 import pytest
+from azure.functions.decorators.function_app import Function
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
@@ -92,3 +94,37 @@ def test_gauges_come_from_the_database(
     assert expected is not None and queue >= 1
     # other tests may add to the queue between the two reads, never remove from it
     assert queue >= expected[0]
+
+
+@pytest.fixture
+def key_auth(
+    api_settings: Settings, api_services: Services, pool: ConnectionPool
+) -> Iterator[None]:
+    settings = dataclasses.replace(api_settings, metrics_auth="function_key")
+    use_services(Services(settings, pool=pool))
+    yield
+    use_services(api_services)
+
+
+def test_the_metrics_function_is_anonymous_unless_function_key_auth_is_chosen(
+    functions: dict[str, Function],
+) -> None:
+    # Imported with METRICS_AUTH unset: the app checks the JWT or METRICS_TOKEN itself.
+    # (METRICS_AUTH=function_key makes it AuthLevel.FUNCTION: tests/e2e/test_observability.py.)
+    bindings = [json.loads(raw) for raw in functions["metrics"].get_raw_bindings()]
+    trigger = next(b for b in bindings if b["type"] == "httpTrigger")
+    assert trigger["authLevel"] == "ANONYMOUS"
+
+
+def test_with_function_key_auth_the_app_serves_what_the_host_let_through(
+    api: Client, alice: User, key_auth: None
+) -> None:
+    # The host checks the key's value before the function runs; the app only insists that one
+    # was presented, so a function left anonymous by mistake still serves nobody.
+    assert api.get("/api/metrics").status == 401
+    assert api.get("/api/metrics", token=alice.token("admin")).status == 401
+    by_header = api.get("/api/metrics", headers={"x-functions-key": "checked-by-the-host"})
+    by_query = api.get("/api/metrics", query={"code": "checked-by-the-host"})
+    for response in (by_header, by_query):
+        assert response.status == 200, response.body
+        assert "invoices_jobs_stuck" in _families(response.body.decode())

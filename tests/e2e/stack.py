@@ -139,5 +139,8 @@ def make_stack(tmp: Path, database_url: str, hub: str) -> Stack:
         "FLOW_WINDOW": "4",
         "AzureFunctionsWebHost__hostid": hub,
         "REDIS_URL": "",
+        # Tests read the host's log: JSON lines with correlation fields.
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
     }
     return Stack(free_port(), env, key_dir, tmp / "devhost.log")

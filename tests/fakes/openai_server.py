@@ -184,6 +184,13 @@ class FakeOpenAI:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def do_GET(self) -> None:
+                if urlsplit(self.path).path.endswith("/models"):
+                    model = {"id": "test-model", "object": "model", "created": 0, "owned_by": "t"}
+                    self._send(Reply(body={"object": "list", "data": [model]}))
+                else:
+                    self._send(error(404, f"no route {self.path}"))
+
             def do_POST(self) -> None:
                 path = urlsplit(self.path).path
                 if path.endswith("/chat/completions"):

@@ -128,6 +128,8 @@ def test_the_same_document_again_is_a_duplicate_not_a_second_invoice(
         outcome = jobs.get(conn, Scope.user(owner), second["job_id"]).documents
     assert count == (1,)
     assert outcome is not None and outcome[0].outcome == "duplicate"
+    assert str(outcome[0].invoice_id) == results[0]["invoice_id"]
+    assert str(outcome[0].document_id) == results[1]["document_id"]
 
 
 def test_an_unusable_upload_is_one_failed_document_and_goes_to_quarantine(

@@ -1,30 +1,19 @@
-"""Migrations and the constraints they create, on real PostgreSQL (fresh databases per test)."""
+"""Migrations and the constraints they create, on real PostgreSQL (fresh databases per test:
+the `fresh_database` fixture of tests/support/database.py)."""
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from shared.errors import ConfigurationError
 from shared.storage import documents
 from shared.storage.migrate import available, migrate
-
-
-@pytest.fixture
-def fresh_database(database_url: str) -> Iterator[str]:
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(database_url, dbname=name)
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_migrations_apply_once_and_then_are_a_no_op(fresh_database: str) -> None:

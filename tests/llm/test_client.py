@@ -51,7 +51,7 @@ def test_an_answer_comes_back_with_its_usage_and_cost(llm_server: FakeOpenAI) ->
     assert LLM_TOKENS.labels("test-model", "prompt")._value.get() == before_tokens + 1200
     sent = llm_server.of_kind("chat")[0].body
     assert sent["model"] == "test-model" and sent["response_format"] == FORMAT
-    assert sent["max_completion_tokens"] == 4096
+    assert sent["max_completion_tokens"] == 16_384
 
 
 def test_429_waits_what_retry_after_asks_then_succeeds(llm_server: FakeOpenAI) -> None:

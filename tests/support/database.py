@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from shared.config import DatabaseSettings
@@ -37,6 +39,18 @@ def pool(database_url: str) -> Iterator[ConnectionPool]:
     pool = open_pool(DatabaseSettings(url=database_url, pool_max=4))
     yield pool
     pool.close()
+
+
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    """An empty database of its own on the test server, dropped afterwards: for tests that
+    change the schema (migrations, the embeddings column's dimension)."""
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(database_url, dbname=name)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

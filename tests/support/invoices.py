@@ -11,7 +11,8 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from shared.embeddings import HashingEmbedder
+from shared.config import Settings
+from shared.embeddings import Embedder, HashingEmbedder
 from shared.extraction.schema import ExtractedInvoice, LineItem
 from shared.extraction.validation import validate
 from shared.storage import documents, invoices
@@ -56,8 +57,16 @@ def document_text(invoice: ExtractedInvoice) -> str:
 
 
 def store(
-    conn: Connection[Any], owner: str, invoice: ExtractedInvoice | None = None, **overrides: Any
+    conn: Connection[Any],
+    owner: str,
+    invoice: ExtractedInvoice | None = None,
+    *,
+    embedder: Embedder | None = None,
+    duplicate_max_distance: float | None = None,
+    **overrides: Any,
 ) -> UUID:
+    """Store an invoice as the flow does: `invoice`, or `make_invoice(**overrides)`; the
+    hashing embedder and the default duplicate distance unless given."""
     invoice = invoice or make_invoice(**overrides)
     text = document_text(invoice)
     invoice = validate(invoice, text, today=dt.date(2026, 11, 29))
@@ -67,7 +76,16 @@ def store(
     )
     documents.mark_parsed(conn, document.id, pages=1, text=text)
     invoice_id = invoices.store_extracted(
-        conn, owner=owner, document_id=document.id, invoice=invoice, embedder=HashingEmbedder()
+        conn,
+        owner=owner,
+        document_id=document.id,
+        invoice=invoice,
+        embedder=embedder or HashingEmbedder(),
+        duplicate_max_distance=(
+            Settings.duplicate_max_distance
+            if duplicate_max_distance is None
+            else duplicate_max_distance
+        ),
     )
     documents.mark_extracted(conn, document.id)
     return invoice_id

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
-import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +20,7 @@ from shared.config import (
     load_settings,
 )
 from shared.errors import ConfigurationError
+from tests.support.settings_names import variables_read_by_load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_SETTINGS = REPO_ROOT / "local.settings.sample.json"
@@ -48,6 +48,9 @@ INT_VARIABLES: dict[str, tuple[str, str, int]] = {
     "LLM_MONTHLY_TOKEN_BUDGET": ("llm", "monthly_token_budget", 50_000),
     "LLM_BREAKER_FAILURES": ("llm", "breaker_failures", 2),
     "LLM_BREAKER_COOLDOWN_SECONDS": ("llm", "breaker_cooldown_seconds", 9),
+    "EMBEDDINGS_DIMENSIONS": ("embeddings", "dimensions", 384),
+    "EMBEDDINGS_TIMEOUT_SECONDS": ("embeddings", "timeout_seconds", 5),
+    "KEY_VAULT_REFRESH_SECONDS": ("key_vault", "refresh_seconds", 60),
 }
 # Top-level integer settings: name -> (attribute, a valid non-default value).
 TOP_LEVEL_INT_VARIABLES: dict[str, tuple[str, int]] = {
@@ -65,7 +68,14 @@ STRING_VARIABLES = (
     "INVOICES_STORAGE",
     "INVOICES_STORAGE__blobServiceUri",
     "METRICS_TOKEN",
+    "METRICS_AUTH",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "WebPubSubConnectionString",
+    "WebPubSubConnectionString__serviceUri",
+    "DATABASE_AUTH",
+    "KEY_VAULT_URL",
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
     "OPENAI_MODEL",
@@ -74,36 +84,11 @@ STRING_VARIABLES = (
     "AZURE_OPENAI_DEPLOYMENT",
     "AZURE_OPENAI_API_KEY",
     "EMBEDDINGS_MODEL",
+    "DUPLICATE_MAX_DISTANCE",
     "LLM_PRICE_INPUT_PER_MTOK",
     "LLM_PRICE_OUTPUT_PER_MTOK",
     "LLM_VISION",
 )
-
-
-def variables_read_by_load_settings() -> set[str]:
-    """The variable names config.py passes to `_int(env, NAME, ...)` or `env.get(NAME)`."""
-    tree = ast.parse(Path(config.__file__).read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        reads_env = (isinstance(func, ast.Name) and func.id in {"_int", "_float", "_bool"}) or (
-            isinstance(func, ast.Attribute)
-            and func.attr == "get"
-            and isinstance(func.value, ast.Name)
-            and func.value.id == "env"
-        )
-        if not reads_env:
-            continue
-        for arg in node.args:
-            if (
-                isinstance(arg, ast.Constant)
-                and isinstance(arg.value, str)
-                and re.fullmatch(r"[A-Z][A-Za-z0-9_]+", arg.value)
-            ):
-                names.add(arg.value)
-    return names
 
 
 def test_source_scan_finds_exactly_the_variables_this_file_tests() -> None:
@@ -248,6 +233,35 @@ def test_llm_vision_is_a_boolean(raw: str, value: bool) -> None:
         load_settings({"LLM_VISION": "maybe"})
 
 
+@pytest.mark.parametrize(("raw", "value"), [("0", 0.0), ("0.25", 0.25), ("2", 2.0)])
+def test_duplicate_max_distance_is_a_cosine_distance(raw: str, value: float) -> None:
+    assert load_settings({"DUPLICATE_MAX_DISTANCE": raw}).duplicate_max_distance == value
+
+
+@pytest.mark.parametrize("raw", ["-0.1", "abc", "nan", "2.01"])
+def test_a_distance_outside_zero_to_two_raises_naming_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^DUPLICATE_MAX_DISTANCE "):
+        load_settings({"DUPLICATE_MAX_DISTANCE": raw})
+
+
+def test_embedding_dimensions_stop_at_what_the_hnsw_index_takes() -> None:
+    assert load_settings({"EMBEDDINGS_DIMENSIONS": "2000"}).embeddings.dimensions == 2000
+    with pytest.raises(ConfigurationError, match=r"^EMBEDDINGS_DIMENSIONS must be at most 2000"):
+        load_settings({"EMBEDDINGS_DIMENSIONS": "3072"})
+
+
+def test_an_embeddings_model_without_an_endpoint_refuses_to_start() -> None:
+    with pytest.raises(ConfigurationError, match=r"^EMBEDDINGS_MODEL needs an endpoint"):
+        load_settings({"EMBEDDINGS_MODEL": "text-embedding-3-small"})
+    for endpoint in (
+        {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"},
+        {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"},
+        {"OPENAI_API_KEY": "k"},
+    ):
+        settings = load_settings({"EMBEDDINGS_MODEL": "text-embedding-3-small", **endpoint})
+        assert settings.llm.embeddings_model == "text-embedding-3-small"
+
+
 def test_get_settings_reads_the_process_environment_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -268,3 +282,73 @@ def test_rate_limits_above_what_the_limiter_can_count_are_refused(name: str) -> 
     assert load_settings({name: "60000000"}) is not None
     with pytest.raises(ConfigurationError, match=rf"^{name} must be at most 60000000"):
         load_settings({name: "60000001"})
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "read"),
+    [
+        ("LOG_FORMAT", "TEXT", lambda s: s.logging.format == "text"),
+        ("LOG_FORMAT", " json ", lambda s: s.logging.format == "json"),
+        ("LOG_LEVEL", "debug", lambda s: s.logging.level == "DEBUG"),
+        ("LOG_LEVEL", "Warning", lambda s: s.logging.level == "WARNING"),
+        ("METRICS_AUTH", "function_key", lambda s: s.metrics_auth == "function_key"),
+        ("METRICS_AUTH", "TOKEN", lambda s: s.metrics_auth == "token"),
+        (
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "InstrumentationKey=00000000-0000-0000-0000-000000000000",
+            lambda s: (
+                s.logging.applicationinsights_connection_string
+                == "InstrumentationKey=00000000-0000-0000-0000-000000000000"
+            ),
+        ),
+    ],
+)
+def test_observability_variables_are_read_case_insensitively(
+    name: str, raw: str, read: Any
+) -> None:
+    assert read(load_settings({name: raw}))
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "verbose"), ("LOG_LEVEL", "CRITICAL"),
+     ("METRICS_AUTH", "none"), ("METRICS_AUTH", "function-key")],
+)  # fmt: skip
+def test_unknown_observability_choices_are_refused_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be one of"):
+        load_settings({name: raw})
+
+
+def test_start_up_readers_see_the_same_values_as_load_settings() -> None:
+    env = {"LOG_FORMAT": "text", "LOG_LEVEL": "ERROR", "METRICS_AUTH": "function_key"}
+    assert config.load_log_settings(env) == load_settings(env).logging
+    assert config.metrics_auth_mode(env) == load_settings(env).metrics_auth == "function_key"
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode"), [("entra", "entra"), (" Entra ", "entra"), ("", "password")]
+)
+def test_database_auth_is_password_or_entra(raw: str, mode: str) -> None:
+    assert load_settings({"DATABASE_AUTH": raw}).database.auth == mode
+
+
+def test_an_unknown_database_auth_raises_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match=r"^DATABASE_AUTH must be one of"):
+        load_settings({"DATABASE_AUTH": "kerberos"})
+
+
+def test_web_pubsub_through_a_managed_identity_counts_as_configured() -> None:
+    uri = "https://wps.webpubsub.azure.com"
+    settings = load_settings({"WebPubSubConnectionString__serviceUri": uri})
+    assert settings.web_pubsub_connection == uri
+    both = {"WebPubSubConnectionString": "Endpoint=x", "WebPubSubConnectionString__serviceUri": uri}
+    assert load_settings(both).web_pubsub_connection == "Endpoint=x"
+
+
+def test_key_vault_settings() -> None:
+    settings = load_settings(
+        {"KEY_VAULT_URL": "https://kv.vault.azure.net/", "KEY_VAULT_REFRESH_SECONDS": "60"}
+    )
+    assert settings.key_vault.url == "https://kv.vault.azure.net/"
+    assert settings.key_vault.refresh_seconds == 60
+    assert load_settings({}).key_vault.url is None

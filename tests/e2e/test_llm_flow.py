@@ -1,0 +1,75 @@
+"""The LLM path end to end: the devhost runs the real function_app with EXTRACTOR=llm against
+the local OpenAI-compatible server; a ZIP of three invoices of one vendor becomes three
+invoices whose LLM usage the API shows, a budget that runs out fails the rest with a clear
+status, and a retry after the budget is raised runs only what failed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.stack import Stack, make_stack
+from tests.e2e.test_flow import drop, wait_for_job, zip_of
+from tests.fakes.openai_server import FakeOpenAI, Reply, completion, fake_openai
+from tests.llm.documents import vendor_invoice_pdf
+from tests.llm.test_extraction import GOOD
+
+
+def _answer_for(body: dict[str, Any]) -> Reply:
+    text = str(body["messages"][-1]["content"])
+    number = next(word for word in text.split() if word.startswith("VK-"))
+    return completion(dict(GOOD, invoice_id=number), prompt_tokens=1000, completion_tokens=200)
+
+
+@pytest.fixture
+def llm_stack(tmp_path: Path, database_url: str) -> Iterator[tuple[Stack, FakeOpenAI]]:
+    with fake_openai() as server:
+        server.chat = _answer_for
+        stack = make_stack(tmp_path, database_url, f"e2e{uuid.uuid4().hex[:8]}")
+        stack.env |= {
+            "EXTRACTOR": "llm",
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_MODEL": "e2e-model",
+            "LLM_MONTHLY_TOKEN_BUDGET": "3800",
+        }
+        stack.start()
+        yield stack, server
+        stack.stop()
+
+
+def test_llm_extraction_through_the_host_with_budget_and_cache(
+    llm_stack: tuple[Stack, FakeOpenAI],
+) -> None:
+    stack, server = llm_stack
+    user = f"u{uuid.uuid4().hex[:10]}"
+    token = stack.token(user, "processor")
+    batch = zip_of({f"vk-{n}.pdf": vendor_invoice_pdf(f"VK-{n}") for n in (1, 2, 3)})
+    _, job_id = drop(stack, f"dev-{user}", "batch.zip", batch)
+    job = wait_for_job(stack, token, job_id)
+    # 1,200 tokens per document; the budget of 3,800 holds two reservations of the estimate
+    # (about 1,400 each) and then the spent 2,400 leave no room for a third.
+    assert (job["documents_succeeded"], job["documents_failed"]) == (2, 1), job
+    failed = next(d for d in job["documents"] if d["outcome"] == "failed")
+    assert failed["error_code"] == "llm_budget_exhausted"
+    assert "budget is used up" in failed["error_message"]
+    invoice_id = next(d["invoice_id"] for d in job["documents"] if d["outcome"] == "extracted")
+    status, invoice = stack.call("GET", f"/api/invoices/{invoice_id}", token=token)
+    assert status == 200
+    assert invoice["extractor"] == "llm" and invoice["invoice_id"].startswith("VK-")
+    assert invoice["llm"]["model"] == "e2e-model" and invoice["llm"]["prompt_tokens"] == 1000
+    calls = len(server.of_kind("chat"))
+    assert calls == 2
+
+    # Raising the budget and retrying the job runs just the failed document, with one call.
+    stack.stop()
+    stack.env["LLM_MONTHLY_TOKEN_BUDGET"] = "100000"
+    stack.start()
+    status, _ = stack.call("POST", f"/api/jobs/{job_id}/retry", token=token)
+    assert status == 202
+    retried = wait_for_job(stack, token, job_id)
+    assert (retried["documents_succeeded"], retried["documents_failed"]) == (3, 0), retried
+    assert len(server.of_kind("chat")) == calls + 1
