@@ -150,7 +150,9 @@ def parse(services: Services, payload: Payload) -> Payload:
             member_name=name if payload["source_blob"].rsplit("/", 1)[-1] != name else None,
         )  # fmt: skip
         if not document.created and document.status == "extracted":
-            existing = invoices.invoice_for_document(conn, owner, document.id)
+            existing = invoices.invoice_for_document(
+                conn, owner, document.id
+            ) or invoices.restore_for_document(conn, owner, document.id)
             if existing is not None:
                 return {"duplicate": str(existing), "document_id": str(document.id)}
     settings = services.settings

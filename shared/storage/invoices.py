@@ -490,6 +490,27 @@ def soft_delete(conn: Conn, scope: Scope, invoice_id: UUID) -> None:
         _event(conn, invoice_id, row[0], scope.actor, "deleted")
 
 
+def restore_for_document(
+    conn: Conn, owner: str, document_id: UUID, actor: str = "pipeline"
+) -> UUID | None:
+    """Bring back the deleted invoice of a document uploaded again (its corrections intact).
+
+    A document has one invoice (invoices.document_id is unique): the same bytes uploaded after
+    their invoice was deleted mean "I want it back", not a second invoice.
+    """
+    with conn.transaction():
+        row = conn.execute(
+            """UPDATE invoices SET deleted_at = NULL, version = version + 1, updated_at = now()
+               WHERE owner = %s AND document_id = %s AND deleted_at IS NOT NULL RETURNING id""",
+            (owner, document_id),
+        ).fetchone()
+        if row is None:
+            return None
+        restored: UUID = row[0]
+        _event(conn, restored, owner, actor, "restored")
+        return restored
+
+
 def events(conn: Conn, scope: Scope, invoice_id: UUID) -> list[InvoiceEvent]:
     with conn.transaction():
         _load(conn, scope, invoice_id)

@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -14,7 +15,7 @@ from shared.config import DatabaseSettings, Settings
 from shared.flow import activities
 from shared.flow.ids import job_id_for, owner_of
 from shared.services import Services
-from shared.storage import jobs
+from shared.storage import invoices, jobs
 from shared.storage.scope import Scope
 from tests.support.azurite import Azurite
 
@@ -130,6 +131,31 @@ def test_the_same_document_again_is_a_duplicate_not_a_second_invoice(
     assert outcome is not None and outcome[0].outcome == "duplicate"
     assert str(outcome[0].invoice_id) == results[0]["invoice_id"]
     assert str(outcome[0].document_id) == results[1]["document_id"]
+
+
+def test_the_same_document_after_its_invoice_was_deleted_brings_the_invoice_back(
+    services: Services, owner: str, pool: ConnectionPool
+) -> None:
+    data = (SAMPLES / "invoice-en.pdf").read_bytes()
+    first = _job(owner, "invoice.pdf", data)
+    _upload(services, first["blob_path"], data)
+    activities.begin_job(services, first)
+    entry = activities.next_documents(services, {**first, "after": -1, "limit": 10})[0]
+    invoice_id = UUID(_run_document(services, first, entry)["invoice_id"])
+    with pool.connection() as conn:
+        invoices.soft_delete(conn, Scope.user(owner), invoice_id)
+    again = {**_job(owner, "invoice-again.pdf", data), "job_id": first["job_id"] + "-2"}
+    again["blob_path"] = f"{owner}/upload-2/invoice-again.pdf"
+    _upload(services, again["blob_path"], data)
+    activities.begin_job(services, again)
+    entry = activities.next_documents(services, {**again, "after": -1, "limit": 10})[0]
+    result = _run_document(services, again, entry)
+    assert result["duplicate"] == str(invoice_id)
+    with pool.connection() as conn:
+        record = invoices.get(conn, Scope.user(owner), invoice_id)  # live again, not a 404
+        actions = [e.action for e in invoices.events(conn, Scope.user(owner), invoice_id)]
+    assert record.version == 3  # created, deleted, restored
+    assert actions == ["created", "deleted", "restored"]
 
 
 def test_an_unusable_upload_is_one_failed_document_and_goes_to_quarantine(
