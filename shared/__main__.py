@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.auth import devissuer
 from shared.auth.principal import Role
-from shared.config import EXTRACTORS, get_settings
+from shared.config import EXTRACTORS, DatabaseSettings, get_settings
 from shared.errors import DocumentRejected, InvoiceError
 
 if TYPE_CHECKING:
@@ -95,13 +95,22 @@ deployed environment should. The key pair is created in the key directory on
 first use."""
 
 
+def _connect_args(database: DatabaseSettings) -> dict[str, Any]:
+    """The URL, and with DATABASE_AUTH=entra an Entra access token as the password (what the
+    app's pool does for each connection)."""
+    from shared.secrets import database_connect_kwargs
+    from shared.storage.database import database_url
+
+    extra = database_connect_kwargs(database)
+    return {"conninfo": database_url(database), **(extra() if extra else {})}
+
+
 def _migrate() -> int:
     import psycopg
 
-    from shared.storage.database import database_url
     from shared.storage.migrate import migrate
 
-    with psycopg.connect(database_url(get_settings().database), autocommit=True) as conn:
+    with psycopg.connect(**_connect_args(get_settings().database), autocommit=True) as conn:
         applied = migrate(conn)
     print("applied: " + ", ".join(applied) if applied else "up to date")
     return 0
@@ -111,13 +120,12 @@ def _reembed() -> int:
     import psycopg
 
     from shared.embeddings import make_embedder
-    from shared.storage.database import database_url
     from shared.storage.migrate import migrate
     from shared.storage.vectors import reembed
 
     settings = get_settings()
     embedder = make_embedder(settings)
-    with psycopg.connect(database_url(settings.database), autocommit=True) as conn:
+    with psycopg.connect(**_connect_args(settings.database), autocommit=True) as conn:
         migrate(conn)
         result = reembed(conn, embedder)
     if result.resized:

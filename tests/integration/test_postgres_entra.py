@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import psycopg
+import pytest
 from azure.core.credentials import AccessToken
 from psycopg_pool import ConnectionPool
 
@@ -124,3 +125,23 @@ def test_password_auth_adds_nothing_to_the_url() -> None:
 
     settings = DatabaseSettings(auth="password")
     assert database_connect_kwargs(settings, credential=no_credential) is None
+
+
+def test_the_migrate_command_signs_in_with_a_token_too(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import azure.identity
+
+    from shared.__main__ import main
+    from shared.config import get_settings
+
+    issued = NumberedTokens(ManualClock())
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", lambda: issued)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATABASE_AUTH", "entra")
+    get_settings.cache_clear()
+    try:
+        assert main(["migrate"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert issued.scopes == [(POSTGRES_ENTRA_SCOPE,)]
