@@ -52,6 +52,19 @@ def _run_document(services: Services, job: dict[str, Any], entry: dict[str, Any]
     return activities.store(services, document | {"invoice_blob": extracted["invoice_blob"]})
 
 
+def _single(services: Services, job: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """Upload one document as `job` and run it through the activities."""
+    _upload(services, job["blob_path"], data)
+    activities.begin_job(services, job)
+    entry = activities.next_documents(services, {**job, "after": -1, "limit": 10})[0]
+    return _run_document(services, job, entry)
+
+
+def _again(owner: str, first: dict[str, Any], name: str) -> dict[str, Any]:
+    """A second upload of the same bytes under another path (its own job)."""
+    return {**first, "job_id": first["job_id"] + "-2", "blob_path": f"{owner}/upload-2/{name}"}
+
+
 def _job(owner: str, name: str, data: bytes) -> dict[str, Any]:
     blob_path = f"{owner}/upload-1/{name}"
     return {"job_id": job_id_for(blob_path, str(len(data))), "owner": owner, "blob_path": blob_path}
@@ -114,14 +127,8 @@ def test_the_same_document_again_is_a_duplicate_not_a_second_invoice(
 ) -> None:
     data = (SAMPLES / "facture-fr.pdf").read_bytes()
     first = _job(owner, "facture.pdf", data)
-    second = {**_job(owner, "facture-again.pdf", data), "job_id": first["job_id"] + "-2"}
-    second["blob_path"] = f"{owner}/upload-2/facture-again.pdf"
-    results = []
-    for job in (first, second):
-        _upload(services, job["blob_path"], data)
-        activities.begin_job(services, job)
-        entry = activities.next_documents(services, {**job, "after": -1, "limit": 10})[0]
-        results.append(_run_document(services, job, entry))
+    second = _again(owner, first, "facture-again.pdf")
+    results = [_single(services, job, data) for job in (first, second)]
     assert "invoice_id" in results[0]
     assert results[1]["duplicate"] == results[0]["invoice_id"]
     with pool.connection() as conn:
@@ -138,18 +145,10 @@ def test_the_same_document_after_its_invoice_was_deleted_brings_the_invoice_back
 ) -> None:
     data = (SAMPLES / "invoice-en.pdf").read_bytes()
     first = _job(owner, "invoice.pdf", data)
-    _upload(services, first["blob_path"], data)
-    activities.begin_job(services, first)
-    entry = activities.next_documents(services, {**first, "after": -1, "limit": 10})[0]
-    invoice_id = UUID(_run_document(services, first, entry)["invoice_id"])
+    invoice_id = UUID(_single(services, first, data)["invoice_id"])
     with pool.connection() as conn:
         invoices.soft_delete(conn, Scope.user(owner), invoice_id)
-    again = {**_job(owner, "invoice-again.pdf", data), "job_id": first["job_id"] + "-2"}
-    again["blob_path"] = f"{owner}/upload-2/invoice-again.pdf"
-    _upload(services, again["blob_path"], data)
-    activities.begin_job(services, again)
-    entry = activities.next_documents(services, {**again, "after": -1, "limit": 10})[0]
-    result = _run_document(services, again, entry)
+    result = _single(services, _again(owner, first, "invoice-again.pdf"), data)
     assert result["duplicate"] == str(invoice_id)
     with pool.connection() as conn:
         record = invoices.get(conn, Scope.user(owner), invoice_id)  # live again, not a 404
