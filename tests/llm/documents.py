@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from fpdf import FPDF
@@ -20,6 +21,8 @@ def vendor_invoice_pdf(
     net = (total / Decimal("1.19")).quantize(Decimal("0.01"))
     tax = total - net
     pdf = FPDF(format="A4")
+    # Fixed, so the same arguments give the same bytes (the result cache is keyed by content).
+    pdf.set_creation_date(dt.datetime(2026, 5, 3, tzinfo=dt.UTC))
     pdf.add_page()
     pdf.set_font("Helvetica", size=14)
     pdf.cell(0, 8, VENDOR, new_x="LMARGIN", new_y="NEXT")
