@@ -254,7 +254,7 @@ def finish_job(services: Services, payload: Payload) -> Payload:
     rejected = payload.get("rejected")
     settings = services.settings.blobs
     with services.connection() as conn:
-        failed = {e.position for e in jobs.manifest(conn, job_id, limit=100_000, outcome="failed")}
+        outcomes = {e.position: e.outcome for e in jobs.manifest(conn, job_id, limit=100_000)}
     try:
         if rejected:
             move_to_quarantine(
@@ -266,10 +266,13 @@ def finish_job(services: Services, payload: Payload) -> Payload:
         log.warning("job %s: upload already moved", job_id)
     staging_container = services.blobs.get_container_client(settings.staging_container)
     for blob in staging_container.list_blobs(name_starts_with=f"{job_id}/"):
-        position = int(blob.name.split("/")[1])
-        # A failed document keeps its staged bytes: a retry reads them again.
-        if position not in failed or not blob.name.endswith("/source"):
-            staging_container.delete_blob(blob.name)
+        outcome = outcomes.get(int(blob.name.split("/")[1]))
+        # A failed document keeps its staged bytes: a retry reads them again. A pending one is
+        # being retried right now (this is a late re-run of an earlier run's last step, after a
+        # host restart): everything of it stays.
+        if outcome == "pending" or (outcome == "failed" and blob.name.endswith("/source")):
+            continue
+        staging_container.delete_blob(blob.name)
     with services.connection() as conn:
         jobs.finish(conn, job_id, error=rejected["message"] if rejected else None)
         record = jobs.get(conn, Scope.everyone("pipeline"), job_id)

@@ -248,18 +248,25 @@ def _recount(conn: Conn, job_id: str) -> None:
     )
 
 
-def finish(conn: Conn, job_id: str, *, error: str | None = None) -> None:
-    """Close the job: failed with `error`, else completed (with errors if any document failed)."""
+def finish(conn: Conn, job_id: str, *, error: str | None = None) -> bool:
+    """Close the job: failed with `error`, else completed (with errors if any document failed).
+
+    A job with pending documents stays open (returns False): a retry is processing them, and
+    this is a late re-run of an earlier run's last step (its host died before recording it).
+    """
     with conn.transaction():
-        conn.execute(
-            """UPDATE jobs SET
+        closed = conn.execute(
+            """UPDATE jobs j SET
                    status = CASE WHEN %(error)s::text IS NOT NULL THEN 'failed'
                                  WHEN documents_failed > 0 THEN 'completed_with_errors'
                                  ELSE 'completed' END,
                    error = %(error)s, finished_at = now(), updated_at = now()
-               WHERE id = %(id)s""",
+               WHERE id = %(id)s
+                 AND NOT EXISTS (SELECT 1 FROM job_documents d
+                                 WHERE d.job_id = j.id AND d.outcome = 'pending')""",
             {"error": error, "id": job_id},
-        )
+        ).rowcount
+    return closed == 1
 
 
 def get(conn: Conn, scope: Scope, job_id: str) -> JobRecord:

@@ -81,6 +81,14 @@ def zip_batch() -> bytes:
     return buffer.getvalue()
 
 
+def zip_of_two() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.pdf", (SAMPLES / "invoice-en.pdf").read_bytes())
+        archive.writestr("b.pdf", (SAMPLES / "rechnung-de.pdf").read_bytes())
+    return buffer.getvalue()
+
+
 def test_owner_comes_from_the_path_prefix() -> None:
     assert owner_of("dev-alice/u1/a.pdf") == "dev-alice"
     for outside in ("a.pdf", "dev-alice/a.pdf", "../x/a.pdf", "/x/a.pdf", "a b/u/x.pdf"):
@@ -155,6 +163,35 @@ def test_the_same_document_after_its_invoice_was_deleted_brings_the_invoice_back
         actions = [e.action for e in invoices.events(conn, Scope.user(owner), invoice_id)]
     assert record.version == 3  # created, deleted, restored
     assert actions == ["created", "deleted", "restored"]
+
+
+def test_a_late_rerun_of_finish_job_leaves_a_job_under_retry_open_and_its_bytes_staged(
+    services: Services, owner: str, pool: ConnectionPool
+) -> None:
+    """After a host restart the durable engine may run an earlier run's finish_job again
+    while a retry of the job is already processing its failed document."""
+    data = zip_of_two()
+    job = _job(owner, "two.zip", data)
+    _upload(services, job["blob_path"], data)
+    activities.begin_job(services, job)
+    first, second = activities.next_documents(services, {**job, "after": -1, "limit": 10})
+    _run_document(services, job, first)
+    activities.record_outcome(services, {  # the second failed for good, say after retries
+        "job_id": job["job_id"], "position": second["position"],
+        "failed": {"code": "processing_failed", "message": "simulated"},
+    })  # fmt: skip
+    assert activities.finish_job(services, {**job, "rejected": None})["failed"] == 1
+    with pool.connection() as conn:
+        assert jobs.reset_failed(conn, Scope.user(owner), job["job_id"]) == 1  # the retry
+    stale = activities.finish_job(services, {**job, "rejected": None})
+    assert stale["status"] == "running"
+    assert _exists(services, services.settings.blobs.staging_container,
+                   second["staged_blob"].split("/", 1)[1])  # fmt: skip
+    retried = activities.next_documents(services, {**job, "after": -1, "limit": 10})
+    assert [entry["position"] for entry in retried] == [second["position"]]
+    assert "invoice_id" in _run_document(services, job, retried[0])
+    summary = activities.finish_job(services, {**job, "rejected": None})
+    assert (summary["status"], summary["succeeded"], summary["failed"]) == ("completed", 2, 0)
 
 
 def test_an_unusable_upload_is_one_failed_document_and_goes_to_quarantine(
