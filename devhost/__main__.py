@@ -103,6 +103,7 @@ def _start(args: argparse.Namespace) -> int:
         port=port_from(args.port),
         poll_interval=args.poll_interval,
         start_database=True,
+        data_root=HostOptions.data_root_from(os.environ),
     )
     return asyncio.run(_serve(options))
 

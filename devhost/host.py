@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,10 +76,19 @@ class HostOptions:
     start_azurite: bool = True
     # Start embedded PostgreSQL (unless DATABASE_URL is set) even if no durable function needs it.
     start_database: bool = False
+    # Where Azurite's data and the function keys live. Default: root/.data. Two hosts running at
+    # once need their own: Azurite instances sharing a folder overwrite each other's metadata.
+    data_root: Path | None = None
 
     @property
     def data_dir(self) -> Path:
-        return self.root / ".data"
+        return self.data_root or self.root / ".data"
+
+    @staticmethod
+    def data_root_from(environ: Mapping[str, str]) -> Path | None:
+        """DEVHOST_DATA_DIR, when set (end-to-end tests give each stack its own)."""
+        value = environ.get("DEVHOST_DATA_DIR")
+        return Path(value) if value else None
 
 
 class Host:

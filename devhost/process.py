@@ -123,7 +123,8 @@ async def run_process(
     if missing:
         raise DevhostError(f"not a file: {', '.join(missing)}")
     base_url = f"http://127.0.0.1:{port}"
-    keys_file = root / ".data" / "devhost" / "keys.json"
+    data_root = HostOptions.data_root_from(os.environ)
+    keys_file = (data_root or root / ".data") / "devhost" / "keys.json"
     host: Host | None = None
     async with aiohttp.ClientSession() as session:
         if not await _stack_is_running(session, base_url, keys_file):
@@ -131,7 +132,13 @@ async def run_process(
             # The progress bars tell the story; invocation lines would bury them (failures stay).
             logging.getLogger("devhost.invocations").setLevel(logging.WARNING)
             host = Host(
-                HostOptions(root=root, app_module=app_module, port=port, start_database=True)
+                HostOptions(
+                    root=root,
+                    app_module=app_module,
+                    port=port,
+                    start_database=True,
+                    data_root=data_root,
+                )
             )
             await host.start()
         try:

@@ -142,5 +142,8 @@ def make_stack(tmp: Path, database_url: str, hub: str) -> Stack:
         # Tests read the host's log: JSON lines with correlation fields.
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
+        # Its own Azurite data and function keys: stacks running at once (pytest -n 2) must
+        # not share Azurite's folder, or a restarted one loads another's metadata.
+        "DEVHOST_DATA_DIR": str(tmp / "devhost-data"),
     }
     return Stack(free_port(), env, key_dir, tmp / "devhost.log")

@@ -78,7 +78,7 @@ def test_llm_extraction_through_the_host_with_budget_and_cache(
     status, _ = stack.call("POST", f"/api/jobs/{job_id}/retry", token=token)
     assert status == 202
     retried = wait_for_job(stack, token, job_id)
-    assert (retried["documents_succeeded"], retried["documents_failed"]) == (3, 0), retried[
-        "documents"
+    assert (retried["documents_succeeded"], retried["documents_failed"]) == (3, 0), [
+        (d["name"], d["outcome"], d["error_code"], d["error_message"]) for d in retried["documents"]
     ]
     assert failed_number in _asked(server)

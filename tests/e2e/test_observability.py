@@ -19,10 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.devhost.host_support import wait_until
-from tests.e2e.stack import REPO, Stack, make_stack
+from tests.e2e.stack import Stack, make_stack
 from tests.e2e.test_flow import SAMPLES, drop, wait_for_job, zip_of
-
-KEYS_FILE = REPO / ".data" / "devhost" / "keys.json"  # where `devhost start` keeps them
 
 
 def scrape(stack: Stack, token: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -129,19 +127,21 @@ def key_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
     stack.stop()
 
 
-def _function_key(name: str) -> dict[str, Any]:
-    keys: dict[str, Any] = json.loads(KEYS_FILE.read_text())
+def _function_key(stack: Stack, name: str) -> dict[str, Any]:
+    # Where this stack's `devhost start` keeps its keys (DEVHOST_DATA_DIR).
+    keys_file = Path(stack.env["DEVHOST_DATA_DIR"]) / "devhost" / "keys.json"
+    keys: dict[str, Any] = json.loads(keys_file.read_text())
     return {"function": keys["functionKeys"][name]["default"], "host": keys["hostKeys"]["default"]}
 
 
 def test_metrics_behind_a_function_key_on_the_host(key_stack: Stack) -> None:
-    keys = _function_key("metrics")
+    keys = _function_key(key_stack, "metrics")
     admin = key_stack.token(f"a{uuid.uuid4().hex[:10]}", "admin")
     assert key_stack.call("GET", "/api/metrics")[0] == 401  # the host refuses, no key
     assert key_stack.call("GET", "/api/metrics", token=admin)[0] == 401  # a JWT is no key
     wrong = {"x-functions-key": "not-a-key"}
     assert key_stack.call("GET", "/api/metrics", headers=wrong)[0] == 401
-    other_function = _function_key("list_invoices")["function"]
+    other_function = _function_key(key_stack, "list_invoices")["function"]
     assert key_stack.call("GET", f"/api/metrics?code={other_function}")[0] == 401
     for path, headers in (
         ("/api/metrics", {"x-functions-key": keys["function"]}),
