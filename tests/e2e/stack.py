@@ -7,6 +7,7 @@ container) as it does in Azure, and the kill test needs a process to kill.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -81,6 +82,9 @@ class Stack:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+        # An Azurite left by a host killed with -9 (kill()) outlives the restarted host's
+        # process group; it runs in this stack's data folder, which tells it apart.
+        _stop_processes_in(Path(self.env["DEVHOST_DATA_DIR"]))
         if self._log is not None:
             self._log.close()
 
@@ -124,6 +128,18 @@ class Stack:
         except urllib.error.HTTPError as error:
             raw = error.read()
             return error.code, json.loads(raw) if raw else None, dict(error.headers)
+
+
+def _stop_processes_in(folder: Path) -> None:
+    """SIGTERM every process whose working directory is inside `folder` (Linux /proc)."""
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cwd = (entry / "cwd").readlink()
+        except OSError:  # gone, or not ours to read
+            continue
+        if cwd == folder or folder in cwd.parents:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGTERM)
 
 
 def make_stack(tmp: Path, database_url: str, hub: str) -> Stack:
