@@ -180,6 +180,11 @@ MAX_EMBEDDING_DIMENSIONS = 2000
 MAX_COSINE_DISTANCE = 2.0
 
 EXTRACTORS = ("rules", "llm", "auto")
+# What an LLM endpoint needs, for the errors that say it is missing.
+LLM_ENDPOINT_SETTINGS = (
+    "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT, or OPENAI_MODEL with OPENAI_BASE_URL "
+    "or OPENAI_API_KEY"
+)
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 METRICS_AUTH_MODES = ("token", "function_key")
@@ -272,10 +277,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigurationError(f"EXTRACTOR must be one of {EXTRACTORS}, got {extractor!r}")
     llm = load_llm_settings(env)
     if extractor == "llm" and not llm.configured:
-        raise ConfigurationError(
-            "EXTRACTOR=llm needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT, or "
-            "OPENAI_MODEL with OPENAI_BASE_URL or OPENAI_API_KEY"
-        )
+        raise ConfigurationError(f"EXTRACTOR=llm needs {LLM_ENDPOINT_SETTINGS}")
     database = DatabaseSettings(
         url=env.get("DATABASE_URL") or None,
         embedded_dir=env.get("EMBEDDED_POSTGRES_DIR") or DatabaseSettings.embedded_dir,

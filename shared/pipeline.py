@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.config import Settings
+from shared.config import LLM_ENDPOINT_SETTINGS, Settings
 from shared.documents.intake import IncomingDocument, RejectedMember, intake
 from shared.documents.parse import ParsedDocument, parse_document
 from shared.errors import ConfigurationError, DocumentRejected, ExtractionFailed
@@ -58,10 +58,7 @@ def make_extractor(
     if mode != "rules" and settings.llm.configured:
         client = LlmClient(settings.llm, openai_client(settings.llm))
     elif mode == "llm":
-        raise ConfigurationError(
-            "the llm extractor needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT, or "
-            "OPENAI_MODEL with OPENAI_BASE_URL or OPENAI_API_KEY"
-        )
+        raise ConfigurationError(f"the llm extractor needs {LLM_ENDPOINT_SETTINGS}")
     return Extraction(mode, settings.llm, client, store)
 
 

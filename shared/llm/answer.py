@@ -128,7 +128,3 @@ def as_answer(invoice: InvoiceFields) -> dict[str, Any]:
             {name: item.get(name) for name in LINE_ITEM_FIELDS} for item in data["line_items"]
         ],
     }
-
-
-def dumps(invoice: InvoiceFields) -> str:
-    return json.dumps(as_answer(invoice))
